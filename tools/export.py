@@ -1,0 +1,299 @@
+"""Generate the ``dlcode`` package from the book's exported cells.
+
+A code cell whose tags include ``export:<module>`` belongs to ``dlcode/<module>.py``. Modules are
+assembled in table-of-contents order (``_toc.yml``), cell by cell. Each generated module gets
+
+* a header saying it is generated and from which chapters,
+* the cells' imports hoisted to the top (deduplicated),
+* ``__all__`` listing the public functions and classes,
+* a back-reference to the defining chapter inserted into every public docstring.
+
+Usage::
+
+    python tools/export.py           # write dlcode/
+    python tools/export.py --check   # exit 1, naming each stale file, if dlcode/ is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "dlcode"
+TAG = "export:"
+MODULE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class ExportError(ValueError):
+    """A chapter's exported cells cannot be turned into a module."""
+
+
+@dataclass
+class Cell:
+    chapter: str  # path relative to the root, e.g. "book/01-matrix-calculus.md"
+    title: str
+    source: str
+
+
+@dataclass
+class Module:
+    name: str
+    cells: list[Cell] = field(default_factory=list)
+
+
+def toc_files(root: Path = ROOT) -> list[Path]:
+    """Chapter sources in table-of-contents order (the root page first)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    names: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if key in node:
+                    names.append(node[key])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []):
+                    walk(child)
+
+    walk(toc)
+    paths = []
+    for name in names:
+        path = root / name
+        candidates = [path] if path.suffix else [path.with_suffix(s) for s in (".md", ".ipynb")]
+        found = [p for p in candidates if p.exists()]
+        if not found:
+            raise ExportError(f"_toc.yml names {name!r}, but no such file exists")
+        paths.append(found[0])
+    return paths
+
+
+def notebook_chapters(root: Path = ROOT) -> list[Path]:
+    """The chapters that are Jupytext notebooks (they have a kernelspec), in toc order."""
+    return [p for p in toc_files(root) if p.suffix == ".md" and _is_notebook(p)]
+
+
+def _is_notebook(path: Path) -> bool:
+    head = path.read_text(encoding="utf-8")[:2000]
+    return head.startswith("---") and "kernelspec:" in head.split("\n---", 1)[0]
+
+
+def _title(nb, chapter: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    raise ExportError(f"{chapter}: no '# Title' heading")
+
+
+def collect(root: Path = ROOT) -> dict[str, Module]:
+    """Exported cells grouped by target module, in toc order."""
+    modules: dict[str, Module] = {}
+    for path in notebook_chapters(root):
+        chapter = path.relative_to(root).as_posix()
+        nb = jupytext.read(path)
+        title = _title(nb, chapter)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for tag in cell.metadata.get("tags", []):
+                if not tag.startswith(TAG):
+                    continue
+                name = tag[len(TAG) :]
+                if not MODULE_NAME.match(name) or name == "__init__":
+                    raise ExportError(f"{chapter}: bad export tag {tag!r}")
+                modules.setdefault(name, Module(name)).cells.append(
+                    Cell(chapter, title, cell.source)
+                )
+    return modules
+
+
+def _split_imports(cell: Cell) -> tuple[list[str], list[str], str | None, str]:
+    """Return (future imports, imports, leading docstring, body) of a cell's source."""
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as exc:
+        raise ExportError(f"{cell.chapter}: exported cell does not parse: {exc}") from exc
+    lines = cell.source.splitlines()
+    drop: set[int] = set()
+    future, imports = [], []
+    docstring = None
+    for i, node in enumerate(tree.body):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+            is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+            (future if is_future else imports).append(text)
+            drop.update(range(node.lineno - 1, node.end_lineno))
+        elif i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            if isinstance(node.value.value, str):
+                docstring = node.value.value
+                drop.update(range(node.lineno - 1, node.end_lineno))
+    body = "\n".join(line for k, line in enumerate(lines) if k not in drop).strip("\n")
+    return future, imports, docstring, _add_backrefs(body, cell)
+
+
+def _add_backrefs(body: str, cell: Cell) -> str:
+    """Insert 'Defined in <chapter>' after the summary line of each public docstring."""
+    tree = ast.parse(body)
+    lines = body.splitlines()
+    doc = cell.chapter.rsplit(".", 1)[0]
+    note = f"Defined in :doc:`/{doc}` ({cell.title})."
+    inserts: list[tuple[int, list[str]]] = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.ClassDef) or node.name.startswith("_"):
+            continue
+        first = node.body[0]
+        if not (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            raise ExportError(f"{cell.chapter}: public {node.name!r} has no docstring")
+        start, end = first.lineno - 1, first.end_lineno - 1
+        if start == end:
+            raise ExportError(
+                f"{cell.chapter}: {node.name!r} needs a multi-line NumPy-style docstring"
+            )
+        indent = re.match(r"\s*", lines[end]).group(0)
+        blank = next((k for k in range(start + 1, end) if not lines[k].strip()), None)
+        at = blank if blank is not None else end
+        inserts.append((at, ["", f"{indent}{note}"] if blank is not None else [f"{indent}{note}"]))
+    for at, new in sorted(inserts, reverse=True):
+        lines[at:at] = new
+    return "\n".join(lines)
+
+
+def _public_names(body: str) -> list[str]:
+    names = []
+    for node in ast.parse(body).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+            names.append(node.name)
+    return names
+
+
+def _sort_imports(imports: list[str]) -> str:
+    """Group imports as stdlib, third party, first party; plain imports before from-imports."""
+
+    def key(stmt: str):
+        words = stmt.split()
+        top = words[1].split(".")[0]
+        group = 0 if top in sys.stdlib_module_names else 2 if top in ("", PACKAGE) else 1
+        return group, words[0] == "from", words[1].lower()
+
+    groups: dict[int, list[str]] = {}
+    for stmt in sorted(imports, key=key):
+        groups.setdefault(key(stmt)[0], []).append(stmt)
+    return "\n\n".join("\n".join(g) for _, g in sorted(groups.items()))
+
+
+def render_module(module: Module) -> str:
+    """The text of ``dlcode/<module>.py``."""
+    future: list[str] = []
+    imports: list[str] = []
+    docs: list[str] = []
+    bodies: list[str] = []
+    for cell in module.cells:
+        fut, imp, docstring, body = _split_imports(cell)
+        future += [f for f in fut if f not in future]
+        imports += [i for i in imp if i not in imports]
+        if docstring:
+            docs.append(docstring.strip())
+        bodies.append(f"# --- from {cell.chapter}: {cell.title} ---\n\n{body}")
+    chapters = list(dict.fromkeys(c.chapter for c in module.cells))
+    names = [n for b in bodies for n in _public_names(b)]
+    duplicated = {n for n in names if names.count(n) > 1}
+    if duplicated:
+        raise ExportError(f"dlcode.{module.name} defines {sorted(duplicated)} more than once")
+    summary = "\n\n".join(docs) if docs else f"The ``{module.name}`` part of dlcode."
+    header = (
+        f'"""{summary}\n\n'
+        f"Generated by tools/export.py from {', '.join(chapters)}.\n"
+        f'Do not edit: change the chapter and run ``make sync``.\n"""'
+    )
+    all_list = "__all__ = [\n" + "".join(f'    "{n}",\n' for n in names) + "]"
+    parts = [header, *(["\n".join(future)] if future else [])]
+    if imports:
+        parts.append(_sort_imports(imports))
+    parts.append(all_list)
+    text = "\n\n".join(parts) + "\n\n\n" + "\n\n\n".join(bodies) + "\n"
+    return re.sub(r"\n{4,}", "\n\n\n", text)
+
+
+def render_init(modules: dict[str, Module]) -> str:
+    names = sorted(modules)
+    lines = "".join(f"    {n}\n" for n in names)
+    imports = "".join(f"from . import {n}\n" for n in names)
+    return (
+        '"""dlcode: the NumPy code of the book, one module per topic.\n\n'
+        f"Modules:\n\n{lines}\n"
+        'Generated by tools/export.py. Do not edit: change the chapters and run ``make sync``.\n"""\n\n'
+        f"{imports}\n"
+        "__all__ = [" + ", ".join(f'"{n}"' for n in names) + "]\n"
+    )
+
+
+def generate(root: Path = ROOT) -> dict[str, str]:
+    """Map of file name (relative to dlcode/) to generated text."""
+    modules = collect(root)
+    files = {f"{name}.py": render_module(mod) for name, mod in modules.items()}
+    files["__init__.py"] = render_init(modules)
+    return files
+
+
+def stale_files(root: Path = ROOT) -> list[str]:
+    """Files of dlcode/ that differ from what the book generates (missing or extra included)."""
+    wanted = generate(root)
+    pkg = root / PACKAGE
+    have = {p.name for p in pkg.glob("*.py")} if pkg.exists() else set()
+    stale = []
+    for name in sorted(set(wanted) | have):
+        path = pkg / name
+        if name not in wanted:
+            stale.append(f"{PACKAGE}/{name} (not generated by any chapter)")
+        elif not path.exists() or path.read_text(encoding="utf-8") != wanted[name]:
+            stale.append(f"{PACKAGE}/{name}")
+    return stale
+
+
+def write(root: Path = ROOT) -> list[str]:
+    """Regenerate dlcode/; return the names of the files that changed."""
+    wanted = generate(root)
+    pkg = root / PACKAGE
+    pkg.mkdir(exist_ok=True)
+    changed = []
+    for path in pkg.glob("*.py"):
+        if path.name not in wanted:
+            path.unlink()
+            changed.append(path.name)
+    for name, text in wanted.items():
+        path = pkg / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(name)
+    return changed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_files()
+        for name in stale:
+            print(f"stale: {name}")
+        return 1 if stale else 0
+    changed = write()
+    print("dlcode: " + (", ".join(sorted(changed)) + " updated" if changed else "up to date"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
