@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def _clean(nb):
 
 def execute(md: Path):
     """Execute the chapter in a fresh kernel (cwd = its folder) and return the notebook."""
+    os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend to store figures
+    os.environ["PYTHONHASHSEED"] = "0"
     nb = read_source(md)
     client = NotebookClient(
         nb,
