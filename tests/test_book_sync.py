@@ -1,0 +1,59 @@
+"""Consistency of the repository: dlcode and the paired notebooks are what the chapters generate."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import export  # noqa: E402
+import pair  # noqa: E402
+
+CHAPTERS = export.notebook_chapters(ROOT)
+
+
+def test_the_book_has_chapters():
+    assert CHAPTERS, "no notebook chapters found through _toc.yml"
+
+
+def test_dlcode_is_what_the_book_generates():
+    stale = export.stale_files(ROOT)
+    assert not stale, (
+        "dlcode/ differs from what the chapters generate; run `make sync`. Stale: "
+        + ", ".join(stale)
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_in_sync_and_executed(chapter):
+    problems = pair.check(chapter)
+    assert not problems, "\n".join(problems)
+
+
+def test_no_orphan_notebooks():
+    paired = {c.with_suffix(".ipynb") for c in CHAPTERS}
+    orphans = [p.name for p in (ROOT / "book").glob("*.ipynb") if p not in paired]
+    assert not orphans, f"notebooks without a chapter in _toc.yml: {orphans}"
+
+
+def test_every_chapter_file_is_in_the_toc():
+    listed = set(export.toc_files(ROOT))
+    missing = [p.name for p in (ROOT / "book").glob("*.md") if p not in listed]
+    assert not missing, f"pages not in _toc.yml: {missing}"
+
+
+def test_every_exported_function_points_back_to_its_chapter():
+    import importlib
+    import inspect
+
+    modules = export.collect(ROOT)
+    for name, module in modules.items():
+        mod = importlib.import_module(f"dlcode.{name}")
+        chapters = {c.chapter.rsplit(".", 1)[0] for c in module.cells}
+        for public in mod.__all__:
+            obj = getattr(mod, public)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                doc = inspect.getdoc(obj) or ""
+                assert any(f":doc:`/{c}`" in doc for c in chapters), f"dlcode.{name}.{public}"
