@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	$(PY) tools/check_html.py _build/html
 	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html"
 

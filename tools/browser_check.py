@@ -101,10 +101,12 @@ def check_page(base: str, page: str) -> list[str]:
     has_math = bool(re.search(r'class="math[ "]', source))
     if has_math and "<mjx-container" not in dom:
         problems.append(f"{page}: has math but MathJax produced no output")
-    visible = re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)
-    visible = re.sub(r"<mjx-assistive-mml.*?</mjx-assistive-mml>", "", visible, flags=re.S)
-    if has_math and re.search(r"\$\$|\\\(|\\\[", re.sub(r"<[^>]+>", "", visible)):
-        problems.append(f"{page}: raw TeX is visible")
+    # What a reader sees as text: no scripts, styles, code, or typeset math.
+    visible = re.sub(r"<(script|style|pre|code|mjx-container|title)\b.*?</\1>", " ", dom, flags=re.S)
+    visible = re.sub(r"<[^>]+>", " ", visible)
+    raw = re.search(r"\$\$|\\\(|\\\[|\\(mathbf|frac|nabla|top|sum|partial|mathbb)\b", visible)
+    if raw:
+        problems.append(f"{page}: raw TeX is visible: ...{visible[raw.start() - 40:raw.end() + 20]}...")
     return problems
 
 
