@@ -102,11 +102,13 @@ def check_page(base: str, page: str) -> list[str]:
     if has_math and "<mjx-container" not in dom:
         problems.append(f"{page}: has math but MathJax produced no output")
     # What a reader sees as text: no scripts, styles, code, or typeset math.
-    visible = re.sub(r"<(script|style|pre|code|mjx-container|title)\b.*?</\1>", " ", dom, flags=re.S)
+    hidden = r"<(script|style|pre|code|mjx-container|title)\b.*?</\1>"
+    visible = re.sub(hidden, " ", dom, flags=re.S)
     visible = re.sub(r"<[^>]+>", " ", visible)
     raw = re.search(r"\$\$|\\\(|\\\[|\\(mathbf|frac|nabla|top|sum|partial|mathbb)\b", visible)
     if raw:
-        problems.append(f"{page}: raw TeX is visible: ...{visible[raw.start() - 40:raw.end() + 20]}...")
+        context = visible[max(raw.start() - 40, 0) : raw.end() + 20]
+        problems.append(f"{page}: raw TeX is visible: ...{context}...")
     return problems
 
 
