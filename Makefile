@@ -42,7 +42,7 @@ sync: notebooks
 
 lab: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check jupyterlab
-	$(VENV)/bin/jupyter lab book/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
 
 freeze: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements.in
