@@ -169,3 +169,16 @@ def test_check_html_flags_external_resources(tmp_path):
     assert any("loads external //fonts.example.org/a.css" in p for p in found)
     assert any("not the vendored MathJax" in p for p in found)
     assert not any("example.org\"" in p or p.endswith("https://example.org") for p in found)
+
+
+def test_stream_chunks_are_merged():
+    outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="c\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="d\n"),
+    ]
+    merged = pair._coalesce_streams(outputs)
+    assert [(o.name, o.text) for o in merged] == [
+        ("stdout", "a\nb\n"), ("stderr", "c\n"), ("stdout", "d\n")
+    ]

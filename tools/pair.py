@@ -40,11 +40,29 @@ def read_source(md: Path):
     return nb
 
 
+def _coalesce_streams(outputs):
+    """Merge consecutive stream outputs of the same stream.
+
+    How a kernel chunks printed text into messages depends on timing; merging makes the stored
+    notebook independent of it (nbval merges them the same way before comparing).
+    """
+    merged = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (out.output_type == "stream" and last is not None
+                and last.output_type == "stream" and last.name == out.name):
+            last.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def _clean(nb):
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
             for out in cell.outputs:
                 out.get("metadata", {}).pop("execution", None)
     return nb
