@@ -106,7 +106,13 @@ def load_digits(seed=0, val_fraction=0.2, test_fraction=0.2):
     dict
         ``X_train`` (N_train, 64), ``y_train`` (N_train,), ``X_val``, ``y_val``,
         ``X_test``, ``y_test``: float64 features, int64 labels 0..9. Reshape a
-        row to (8, 8) to see the image.
+        row to (8, 8) to see the image. The three parts are disjoint and
+        together hold all 1,797 images.
+
+    Raises
+    ------
+    ValueError
+        If the fractions are not in (0, 1) or sum to 1 or more.
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
@@ -139,6 +145,7 @@ def make_noisy_sine(n, noise=0.3, seed=None):
     noise : float
         Standard deviation of the Gaussian noise, non-negative.
     seed : None, int or numpy.random.Generator
+        Randomness of the inputs and of the noise (the inputs are drawn first).
 
     Returns
     -------
@@ -146,6 +153,11 @@ def make_noisy_sine(n, noise=0.3, seed=None):
         Inputs drawn uniformly from [0, 1].
     y : ndarray, shape (n,)
         Noisy targets.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer or ``noise`` is negative.
     """
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")

@@ -43,7 +43,9 @@ def kfold_indices(n, k, shuffle=False, seed=None):
     Raises
     ------
     ValueError
-        If ``k`` is not an integer with ``2 <= k <= n``.
+        If ``n`` is not a positive integer, or ``k`` is not an integer with
+        ``2 <= k <= n`` (``k = 1`` would leave no training data, ``k > n`` an
+        empty fold).
     """
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
@@ -87,7 +89,9 @@ def cross_val_score(score, X, y, k=5, shuffle=True, seed=0):
     Returns
     -------
     ndarray, shape (k,)
-        The validation score of each fold; its mean is the cross-validation score.
+        The validation score of each fold, in fold order; their plain (unweighted)
+        mean is the cross-validation estimate, as in scikit-learn. With the same
+        ``shuffle`` and ``seed`` the folds are those of ``kfold_indices``.
 
     Raises
     ------
