@@ -25,4 +25,14 @@ from . import optim
 from . import plotting
 from . import regression
 
-__all__ = ["data", "gradcheck", "knn", "linear", "losses", "model_selection", "optim", "plotting", "regression"]
+__all__ = [
+    "data",
+    "gradcheck",
+    "knn",
+    "linear",
+    "losses",
+    "model_selection",
+    "optim",
+    "plotting",
+    "regression",
+]
