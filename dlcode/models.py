@@ -100,23 +100,64 @@ class FullyConnectedNet:
         gradient checks.
     seed : None, int or numpy.random.Generator, optional
         Randomness of the initialization.
+    **options
+        Options of the stages that later chapters register with
+        ``register_stage`` (batch normalization, dropout). Each defaults to
+        "off"; an option that no chapter registered raises ``ValueError``.
 
     Attributes
     ----------
     params : dict of str to ndarray
-        ``W1`` (D, H_1), ``b1`` (H_1,), ..., ``WL`` (H_{L-1}, C), ``bL`` (C,).
+        ``W1`` (D, H_1), ``b1`` (H_1,), ..., ``WL`` (H_{L-1}, C), ``bL`` (C,),
+        plus the parameters of active stages.
     num_layers : int
         ``L``, the number of affine layers.
+    options : dict
+        The value of every registered option.
 
     Raises
     ------
     ValueError
-        For sizes that are not positive integers, an unknown activation or
-        scheme, a negative or non-finite ``reg``, or a non-float dtype.
+        For sizes that are not positive integers, an unknown activation,
+        scheme or option, a negative or non-finite ``reg``, or a non-float dtype.
     """
 
+    # Stages inserted by later chapters into every hidden block, by option name, in registration
+    # (table-of-contents) order. See ``register_stage``.
+    _stages = {}
+
+    @classmethod
+    def register_stage(cls, option, stage):
+        """Add an optional stage to every hidden block (used by later chapters).
+
+        Parameters
+        ----------
+        option : str
+            Keyword argument of the constructor that switches the stage on.
+        stage : object
+            With attributes ``position`` ("pre": between the affine layer and
+            the activation; "post": after the activation) and ``default`` (the
+            option value meaning "off"), and methods
+            ``setup(net, value, dims, rng)`` (validate the value, add
+            parameters to ``net.params`` and any state to the net),
+            ``forward(net, k, x, mode) -> (out, cache)`` for hidden block ``k``
+            and mode "train" or "test", and
+            ``backward(net, k, dout, cache, grads) -> dx`` (storing the
+            gradients of its parameters in ``grads``).
+
+        Returns
+        -------
+        None
+        """
+        if stage.position not in ("pre", "post"):
+            raise ValueError(f"stage position must be 'pre' or 'post', got {stage.position!r}")
+        cls._stages[option] = stage
+
     def __init__(self, hidden_dims, input_dim, num_classes, activation="relu", reg=0.0,
-                 weight_scale=1e-2, dtype=np.float64, seed=None):
+                 weight_scale=1e-2, dtype=np.float64, seed=None, **options):
+        unknown = sorted(set(options) - set(self._stages))
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown}; available: {sorted(self._stages)}")
         hidden_dims = [_positive_int(h, "each hidden size") for h in hidden_dims]
         dims = [_positive_int(input_dim, "input_dim"), *hidden_dims,
                 _positive_int(num_classes, "num_classes")]
@@ -142,6 +183,11 @@ class FullyConnectedNet:
                 )
             self.params[f"W{k}"] = w.astype(dtype)
             self.params[f"b{k}"] = np.zeros(n_out, dtype=dtype)
+        self.options = {name: options.get(name, st.default) for name, st in self._stages.items()}
+        self._active = [st for name, st in self._stages.items() if self.options[name] != st.default]
+        for name, st in self._stages.items():
+            if st in self._active:
+                st.setup(self, self.options[name], dims, rng)
 
     def _block_forward(self, k, h, mode):
         """Hidden block k: affine, then the activation. Returns (out, cache).
@@ -150,13 +196,27 @@ class FullyConnectedNet:
         behave differently in the two modes, slot in here.
         """
         a, affine_cache = affine_forward(h, self.params[f"W{k}"], self.params[f"b{k}"])
+        stage_caches = []
+        for stage in (st for st in self._active if st.position == "pre"):
+            a, cache = stage.forward(self, k, a, mode)
+            stage_caches.append(cache)
         out, act_cache = ACTIVATIONS[self.activation][0](a)
-        return out, (affine_cache, act_cache)
+        for stage in (st for st in self._active if st.position == "post"):
+            out, cache = stage.forward(self, k, out, mode)
+            stage_caches.append(cache)
+        return out, (affine_cache, act_cache, stage_caches)
 
     def _block_backward(self, k, dout, cache, grads):
         """Backward through hidden block k: fills grads of its parameters, returns d(input)."""
-        affine_cache, act_cache = cache
+        affine_cache, act_cache, stage_caches = cache
+        pre = [st for st in self._active if st.position == "pre"]
+        post = [st for st in self._active if st.position == "post"]
+        caches = iter(reversed(stage_caches))
+        for stage in reversed(post):
+            dout = stage.backward(self, k, dout, next(caches), grads)
         da = ACTIVATIONS[self.activation][1](dout, act_cache)
+        for stage in reversed(pre):
+            da = stage.backward(self, k, da, next(caches), grads)
         dh, grads[f"W{k}"], grads[f"b{k}"] = affine_backward(da, affine_cache)
         return dh
 

@@ -422,3 +422,55 @@ def test_solver_validates_its_settings(kwargs, message):
         Solver(FullyConnectedNet([5], 4, 3), blobs(), **kwargs)
     with pytest.raises(ValueError, match="model must have a params dict"):
         Solver(object(), blobs())
+
+
+class _ScaleStage:
+    """A toy stage for the extension mechanism: multiplies its input by a learned vector."""
+
+    def __init__(self, position):
+        self.position, self.default = position, None
+
+    def setup(self, net, value, dims, rng):
+        if value <= 0:
+            raise ValueError("scale must be positive")
+        for k, width in enumerate(dims[1:-1], start=1):
+            net.params[f"s{k}"] = np.full(width, float(value)) + rng.normal(size=width) * 0.1
+
+    def forward(self, net, k, x, mode):
+        return x * net.params[f"s{k}"], x
+
+    def backward(self, net, k, dout, cache, grads):
+        grads[f"s{k}"] = np.sum(dout * cache, axis=0)
+        return dout * net.params[f"s{k}"]
+
+
+@pytest.mark.parametrize("position", ["pre", "post"])
+def test_registered_stage_is_used_and_gradient_checked(position):
+    from dlcode.gradcheck import numerical_gradient, rel_error
+    from dlcode.models import FullyConnectedNet
+
+    FullyConnectedNet.register_stage("toy_scale", _ScaleStage(position))
+    try:
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=(5, 4)), rng.integers(0, 3, size=5)
+        net = FullyConnectedNet([6, 5], 4, 3, activation="tanh", reg=0.1, weight_scale=0.5,
+                                seed=2, toy_scale=1.5)
+        assert set(net.params) >= {"s1", "s2"} and net.options["toy_scale"] == 1.5
+        _, grads = net.loss(X, y)
+        assert set(grads) == set(net.params)
+        for name, param in net.params.items():
+            numeric = numerical_gradient(lambda _: net.loss(X, y)[0], param)
+            assert rel_error(grads[name], numeric) < 1e-7, name
+        off = FullyConnectedNet([6, 5], 4, 3, seed=2)
+        assert "s1" not in off.params and off.options["toy_scale"] is None
+        with pytest.raises(ValueError, match="scale must be positive"):
+            FullyConnectedNet([6], 4, 3, toy_scale=-1.0)
+    finally:
+        FullyConnectedNet._stages.pop("toy_scale")
+
+
+def test_unknown_option_is_rejected():
+    from dlcode.models import FullyConnectedNet
+
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['batchnorm_typo'\]"):
+        FullyConnectedNet([4], 3, 2, batchnorm_typo=True)
