@@ -1,6 +1,7 @@
 # Deep Learning, Derived and Verified: build and test entry points (see README.md).
 #   make book   build the HTML book into _build/html (creates .venv the first time)
-#   make test   lint, unit tests, consistency tests, nbval on every chapter, and the book build
+#   make test   lint, unit tests, consistency tests, nbval on every chapter, the strict book build,
+#               and the browser check of every page (offline, headless Chromium)
 #   make sync   after editing a chapter: regenerate dlcode/ and the executed .ipynb files
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: book test lint pytest export notebooks sync lab freeze clean
+.PHONY: book test lint pytest browser chromium export notebooks sync lab freeze clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +31,16 @@ lint: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
-test: lint pytest book
+# Headless Chromium for the browser check (Debian package; installed once if missing).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+
+browser: chromium
+	$(PY) tools/browser_check.py
+
+test: lint chromium pytest book browser
 
 export: $(STAMP)
 	$(PY) tools/export.py

@@ -1,17 +1,25 @@
-"""Load built pages in headless Chromium with the network blocked; record requests and screenshots.
+"""Check the built book the way a reader meets it: in a browser, offline.
 
-For each page: serve ``_build/html`` on localhost, load the page with a fresh profile, the network
-blocked for every host but localhost, and a net log. Fails if the page requested any non-local URL,
-or if its rendered DOM still shows raw TeX (``$$``, ``\\(``) or lacks MathJax output where the page
-has math. Writes ``<page>.png`` screenshots into ``_build/screenshots``.
+Serves the HTML folder on localhost and loads every page in headless Chromium with a fresh profile,
+every host but 127.0.0.1 unresolvable, and a net log. A page fails when
+
+* it requests any non-local URL (Chromium's own background requests are told apart by their
+  initiator and ignored), or a local URL that does not exist (404);
+* it has math but MathJax produced no output, or raw TeX (``$$``, ``\\(``, ``\\mathbf``, ...) is
+  visible in its text;
+* an image is missing, empty or blank (a single colour);
+* an internal link or cross-reference points to a missing page or a missing anchor.
+
+Screenshots of a few pages are written to ``<html>/../screenshots`` for people to look at.
 
 Usage::
 
-    python tools/browser_check.py [pages ...]   # default: every page of the book
+    python tools/browser_check.py [--html DIR] [pages ...]   # default: every page of the book
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import http.server
 import json
@@ -21,11 +29,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
-SHOTS = ROOT / "_build" / "screenshots"
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -33,6 +42,9 @@ FLAGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     "--virtual-time-budget=8000", "--window-size=1280,1600",
 ]
+SCREENSHOT_PAGES = ("book/intro.html", "book/01-matrix-calculus.html", "book/errata.html")
+SKIP_PAGES = ("genindex.html", "search.html")
+RAW_TEX = re.compile(r"\$\$|\\\(|\\\[|\\(mathbf|frac|nabla|top|sum|partial|mathbb|left|right)\b")
 
 
 def chromium() -> str:
@@ -42,14 +54,26 @@ def chromium() -> str:
     raise SystemExit("chromium not found: apt-get install -y chromium")
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    missing: list[str]
+
     def log_message(self, *args):
         pass
 
+    def send_error(self, code, message=None, explain=None):
+        if code == 404 and self.path != "/favicon.ico":  # the browser asks for it on its own
+            self.missing.append(self.path)
+        super().send_error(code, message, explain)
+
 
 def serve(directory: Path):
-    handler = functools.partial(_Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    """Serve ``directory`` on a free localhost port; the server's ``missing`` lists 404 paths."""
+    missing: list[str] = []
+    handler = type("Handler", (_Handler,), {"missing": missing})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
+    )
+    server.missing = missing
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -73,63 +97,147 @@ def requested_urls(netlog: Path) -> list[str]:
     return sorted(urls)
 
 
-def load(url: str, page: str) -> tuple[str, list[str]]:
-    """Rendered DOM of ``url`` and the URLs it requested; writes a screenshot."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")
+def load(url: str, screenshot: Path | None = None) -> tuple[str, list[str]]:
+    """Rendered DOM of ``url`` and the URLs the page requested; optionally a screenshot."""
     with tempfile.TemporaryDirectory() as profile:
         netlog = Path(profile) / "net.json"
-        common = [chromium(), *FLAGS, f"--user-data-dir={profile}/p", f"--log-net-log={netlog}"]
-        dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True,
+        run = [chromium(), *FLAGS, f"--user-data-dir={profile}/p", f"--log-net-log={netlog}"]
+        dom = subprocess.run([*run, "--dump-dom", url], capture_output=True, text=True,
                              timeout=120).stdout
         urls = requested_urls(netlog) if netlog.exists() else []
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}/p",
-                        f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as profile:
+            subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}/p",
+                            f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
     return dom, urls
 
 
-def check_page(base: str, page: str) -> list[str]:
-    dom, urls = load(f"{base}/{page}", page)
+class _Refs(HTMLParser):
+    """Image sources, link targets and element ids of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "img" and attrs.get("src"):
+            self.images.append(attrs["src"])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+
+
+def _refs(path: Path) -> _Refs:
+    parser = _Refs()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def _is_local(url: str) -> bool:
+    return not urlparse(url).scheme and not url.startswith("//")
+
+
+def image_problems(html: Path, page: str) -> list[str]:
+    problems = []
+    for src in _refs(html / page).images:
+        if src.startswith("data:") or not _is_local(src):
+            continue
+        target = (html / page).parent / unquote(urldefrag(src)[0])
+        if not target.is_file() or target.stat().st_size == 0:
+            problems.append(f"{page}: image {src} is missing or empty")
+        elif target.suffix.lower() in (".png", ".jpg", ".jpeg"):
+            from PIL import Image
+
+            with Image.open(target) as im:
+                lo, hi = im.convert("L").getextrema()
+            if lo == hi:
+                problems.append(f"{page}: image {src} is blank (a single colour)")
+    return problems
+
+
+def link_problems(html: Path, page: str, cache: dict) -> list[str]:
+    problems = []
+    for href in _refs(html / page).links:
+        if not _is_local(href) or href.startswith(("mailto:", "javascript:")):
+            continue
+        path, anchor = urldefrag(href)
+        target = (html / page).parent / unquote(path) if path else html / page
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.resolve().is_relative_to(html.resolve()) or not target.is_file():
+            problems.append(f"{page}: broken link {href}")
+            continue
+        if anchor and target.suffix == ".html":
+            ids = cache.setdefault(target, _refs(target).ids)
+            if unquote(anchor) not in ids:
+                problems.append(f"{page}: broken anchor {href}")
+    return problems
+
+
+def dom_problems(page: str, source: str, dom: str, urls: list[str]) -> list[str]:
     problems = []
     if not dom.strip():
-        problems.append(f"{page}: empty DOM (page failed to load)")
-    external = [u for u in urls if not u.startswith(("http://127.0.0.1", "data:", "blob:"))
-                and u.split(":")[0] in ("http", "https", "ws", "wss")]
-    problems += [f"{page}: requested external {u}" for u in external]
-    source = (HTML / page).read_text(encoding="utf-8")
+        return [f"{page}: empty DOM (the page failed to load)"]
+    problems += [f"{page}: requested external {u}" for u in urls
+                 if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                 and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     has_math = bool(re.search(r'class="math[ "]', source))
     if has_math and "<mjx-container" not in dom:
         problems.append(f"{page}: has math but MathJax produced no output")
-    # What a reader sees as text: no scripts, styles, code, or typeset math.
-    hidden = r"<(script|style|pre|code|mjx-container|title)\b.*?</\1>"
-    visible = re.sub(hidden, " ", dom, flags=re.S)
-    visible = re.sub(r"<[^>]+>", " ", visible)
-    raw = re.search(r"\$\$|\\\(|\\\[|\\(mathbf|frac|nabla|top|sum|partial|mathbb)\b", visible)
-    if raw:
-        context = visible[max(raw.start() - 40, 0) : raw.end() + 20]
+    hidden = r"<(script|style|pre|code|mjx-container|title|textarea)\b.*?</\1>"
+    visible = re.sub(r"<[^>]+>", " ", re.sub(hidden, " ", dom, flags=re.S))
+    if raw := RAW_TEX.search(visible):
+        context = " ".join(visible[max(raw.start() - 40, 0): raw.end() + 20].split())
         problems.append(f"{page}: raw TeX is visible: ...{context}...")
     return problems
 
 
-def main(argv: list[str]) -> int:
-    pages = argv[1:] or sorted(
-        p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
-        if "_static" not in p.parts and p.name not in ("genindex.html", "search.html")
-    )
-    server = serve(HTML)
+def check(html: Path, pages: list[str], shots: Path | None) -> list[str]:
+    server = serve(html)
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    problems = []
+    problems: list[str] = []
+    anchors: dict = {}
+    def one(page):
+        shot = shots / (page.replace("/", "__").removesuffix(".html") + ".png") \
+            if shots is not None and page in SCREENSHOT_PAGES else None
+        dom, urls = load(f"{base}/{page}", shot)
+        found = dom_problems(page, (html / page).read_text(encoding="utf-8"), dom, urls)
+        found += image_problems(html, page) + link_problems(html, page, anchors)
+        return found
+
     try:
-        for page in pages:
-            found = check_page(base, page)
-            print(json.dumps({"page": page, "problems": found}))
-            problems += found
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for page, found in zip(pages, pool.map(one, pages), strict=True):
+                print(json.dumps({"page": page, "problems": found}), flush=True)
+                problems += found
     finally:
         server.shutdown()
-    print(f"browser_check: {len(pages)} pages, {len(problems)} problems; screenshots in {SHOTS}")
+        server.server_close()
+    problems += [f"a page requested the missing file {m}" for m in sorted(set(server.missing))]
+    return problems
+
+
+def all_pages(html: Path) -> list[str]:
+    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                  if "_static" not in p.parts and p.name not in SKIP_PAGES)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument("pages", nargs="*")
+    args = parser.parse_args(argv)
+    shots = args.html.parent / "screenshots"
+    pages = args.pages or all_pages(args.html)
+    problems = check(args.html, pages, shots)
+    print(f"browser_check: {len(pages)} pages, {len(problems)} problems; screenshots in {shots}")
     return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())
