@@ -1,4 +1,4 @@
-"""The browser check passes a good page and fails each kind of broken page (fixture, not the book)."""
+"""The browser check passes a good page and fails each kind of broken page (fixture pages)."""
 
 import shutil
 import sys
