@@ -357,7 +357,8 @@ def test_clip_grad_norm_neither_overflows_nor_underflows():
 def test_clip_grad_norm_edge_cases():
     assert clip_grad_norm({}, 1.0) == ({}, 0.0)
     clipped, norm = clip_grad_norm({"z": np.zeros(3), "e": np.zeros((0, 2))}, 1.0)
-    assert norm == 0.0 and np.array_equal(clipped["z"], np.zeros(3)) and clipped["e"].shape == (0, 2)
+    assert norm == 0.0 and np.array_equal(clipped["z"], np.zeros(3))
+    assert clipped["e"].shape == (0, 2)
     clipped, _ = clip_grad_norm({"f": np.full(4, 10.0, dtype=np.float32)}, 1.0)
     assert clipped["f"].dtype == np.float32
     np.testing.assert_allclose(clipped["f"], 0.5, rtol=1e-6)
