@@ -112,8 +112,9 @@ def test_rule_matches_torch_optim(name, data):
         w, config = RULES[name](w, g, config)
         assert w.shape == shape and w.dtype == np.float64
         assert rel_error(w, param.detach().numpy()) < 1e-7
-    # Far below the bar in practice: only rounding separates the two.
-    assert rel_error(w, param.detach().numpy()) < 1e-11
+    # Far below the bar in practice: only rounding separates the two (it accumulates over up to
+    # 60 steps with gradients spanning six orders of magnitude; seen up to 3e-11).
+    assert rel_error(w, param.detach().numpy()) < 1e-9
 
 
 @pytest.mark.parametrize("name", sorted(RULES))
