@@ -376,8 +376,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = _bn_settings(bn_param, D, x.dtype)
     if mode == "train":
         if N < 2:
-            raise ValueError(f"train mode needs a batch of N >= 2 examples, got x of shape {x.shape}: "
-                             "with N = 1 every normalized value is 0")
+            raise ValueError(f"train mode needs a batch of N >= 2 examples, got x of shape "
+                             f"{x.shape}: with N = 1 every normalized value is 0")
         mean, var = x.mean(axis=0), x.var(axis=0)  # biased variance, 1/N
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
