@@ -474,3 +474,28 @@ def test_unknown_option_is_rejected():
 
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['batchnorm_typo'\]"):
         FullyConnectedNet([4], 3, 2, batchnorm_typo=True)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_network_with_batchnorm_and_dropout_passes_gradient_check(activation):
+    """Issue 5's bar: the full network with both stages, masks fixed by reseeding before each call."""
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
+    net = FullyConnectedNet([7, 6], 5, 3, activation=activation, reg=0.05, weight_scale=0.7,
+                            seed=4, normalization="batchnorm", dropout=0.8)
+    assert {"gamma1", "beta1", "gamma2", "beta2"} <= set(net.params)
+
+    def loss():
+        net.dropout_rng = np.random.default_rng(11)  # the same masks on every evaluation
+        return net.loss(X, y)
+
+    _, grads = loss()
+    for name, param in net.params.items():
+        numeric = numerical_gradient(lambda _: loss()[0], param)
+        scale = np.max(np.abs(numeric))
+        if scale < 1e-6:  # e.g. a bias followed by batch norm: its gradient is exactly zero
+            assert np.max(np.abs(grads[name])) < 1e-8, name
+        else:
+            assert rel_error(grads[name], numeric) < 1e-7, name
+    scores = net.loss(X)  # test mode: deterministic, no dropout, running statistics
+    assert np.array_equal(scores, net.loss(X))
