@@ -478,7 +478,7 @@ def test_unknown_option_is_rejected():
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_network_with_batchnorm_and_dropout_passes_gradient_check(activation):
-    """Issue 5's bar: the full network with both stages, masks fixed by reseeding before each call."""
+    """Issue 5: the full network with both stages; masks fixed by reseeding before each call."""
     rng = np.random.default_rng(4)
     X, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
     net = FullyConnectedNet([7, 6], 5, 3, activation=activation, reg=0.05, weight_scale=0.7,
