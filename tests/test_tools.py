@@ -182,3 +182,16 @@ def test_stream_chunks_are_merged():
     assert [(o.name, o.text) for o in merged] == [
         ("stdout", "a\nb\n"), ("stderr", "c\n"), ("stdout", "d\n")
     ]
+
+
+def test_search_check_needs_all_words_of_a_topic_in_one_page(tmp_path):
+    (tmp_path / "searchindex.js").write_text(
+        'Search.setIndex({"terms": {"bia": [0], "correct": 1, "nesterov": [1]}, '
+        '"titleterms": {"xavier": [2]}})'
+    )
+    found = check_html.search_problems(tmp_path, ("Nesterov", "Xavier", "bias correction"))
+    assert found == ["search finds no page for 'bias correction'"]  # bias in 0, correction in 1
+    (tmp_path / "searchindex.js").write_text(
+        'Search.setIndex({"terms": {"bia": [0, 1], "correct": 1}, "titleterms": {}})'
+    )
+    assert check_html.search_problems(tmp_path, ("bias correction",)) == []

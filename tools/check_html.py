@@ -54,9 +54,41 @@ def problems(html_dir: Path) -> list[str]:
     return found
 
 
+# Topics a reader must find with the search box: each phrase's (stemmed) words in one page.
+SEARCH_TOPICS = ("Nesterov", "Xavier", "bias correction", "curse of dimensionality",
+                 "batch normalization", "dropout", "backpropagation", "softmax")
+
+
+def search_problems(html_dir: Path, topics=SEARCH_TOPICS) -> list[str]:
+    """Topics whose words never occur together in one page of the search index."""
+    import json
+
+    index = html_dir / "searchindex.js"
+    if not index.exists():
+        return ["searchindex.js is missing"]
+    text = index.read_text(encoding="utf-8")
+    data = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    terms = {**data["terms"], **data["titleterms"]}
+
+    import snowballstemmer  # the stemmer Sphinx's English search index uses
+
+    stem = snowballstemmer.stemmer("porter").stemWord
+
+    def pages(word):
+        docs = terms.get(stem(word.lower()), [])
+        return set(docs if isinstance(docs, list) else [docs])
+
+    missing = []
+    for topic in topics:
+        words = [w for w in topic.split() if w not in ("of", "the")]
+        if not set.intersection(*(pages(w) for w in words)):
+            missing.append(f"search finds no page for {topic!r}")
+    return missing
+
+
 def main(argv: list[str]) -> int:
     html_dir = Path(argv[1] if len(argv) > 1 else "_build/html")
-    found = problems(html_dir)
+    found = problems(html_dir) + search_problems(html_dir)
     for line in found:
         print(line)
     n = len(list(html_dir.rglob("*.html")))
