@@ -10,7 +10,8 @@ every host but 127.0.0.1 unresolvable, and a net log. A page fails when
 * an image is missing, empty or blank (a single colour);
 * an internal link or cross-reference points to a missing page or a missing anchor.
 
-Screenshots of a few pages are written to ``<html>/../screenshots`` for people to look at.
+Screenshots of a few pages, in the light and the dark theme, are written to
+``<html>/../screenshots`` for people to look at.
 
 Usage::
 
@@ -105,11 +106,13 @@ def load(url: str, screenshot: Path | None = None) -> tuple[str, list[str]]:
         dom = subprocess.run([*run, "--dump-dom", url], capture_output=True, text=True,
                              timeout=120).stdout
         urls = requested_urls(netlog) if netlog.exists() else []
-    if screenshot is not None:
+    if screenshot is not None:  # light and dark theme (the theme follows prefers-color-scheme)
         screenshot.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as profile:
-            subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}/p",
-                            f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
+        dark = screenshot.with_name(screenshot.stem + "-dark.png")
+        for path, extra in ((screenshot, []), (dark, ["--blink-settings=preferredColorScheme=0"])):
+            with tempfile.TemporaryDirectory() as profile:
+                subprocess.run([chromium(), *FLAGS, *extra, f"--user-data-dir={profile}/p",
+                                f"--screenshot={path}", url], capture_output=True, timeout=120)
     return dom, urls
 
 
