@@ -6,7 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 import numpy as np
 
-from dlcode.layers import _check_dout, _float_array
+from dlcode.layers import _float_array
 
 __all__ = [
     "rnn_forward",
@@ -125,7 +125,11 @@ def rnn_backward(dh, cache):
         If ``dh`` does not have the shape of the states or is not finite.
     """
     x, h0, Wx, Wh, h, activation = cache
-    dh = _check_dout(dh, h.shape)
+    dh = _float_array(dh, "dh")
+    if dh.shape != h.shape:
+        raise ValueError(
+            f"dh must have the shape (N, T, H) = {h.shape} of the states, got {dh.shape}"
+        )
     N, T, H = h.shape
     delta = np.empty(h.shape, dtype=np.result_type(h, dh))  # dL/da_t for every step
     g = np.zeros((N, H), dtype=delta.dtype)  # total gradient flowing back from step t + 1

@@ -152,7 +152,9 @@ def test_forward_validation(change, match):
 def test_backward_validation():
     *arrays, _ = random_problem(2, 3, 2, 4, seed=3)
     h, cache = rnn_forward(*arrays)
-    with pytest.raises(ValueError, match=r"dout must have the layer's output shape \(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"dh must have the shape \(N, T, H\) = \(2, 3, 4\)"):
         rnn_backward(np.zeros((2, 4)), cache)
-    with pytest.raises(ValueError, match="contains NaN or infinite"):
+    with pytest.raises(ValueError, match="dh must be a floating-point array"):
+        rnn_backward(np.zeros((2, 3, 4), dtype=int), cache)
+    with pytest.raises(ValueError, match="dh of shape .* contains NaN or infinite"):
         rnn_backward(np.full(h.shape, np.inf), cache)
