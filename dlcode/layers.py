@@ -420,7 +420,7 @@ def conv_backward_naive(dout, cache):
     """
     x, w, b, conv_param = cache
     S, P = conv_param["stride"], conv_param["pad"]
-    (N, C, H, W), (F, _, HH, WW) = x.shape, w.shape
+    (N, _, H, W), (F, _, HH, WW) = x.shape, w.shape
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
     dout = _check_dout(dout, (N, F, H_out, W_out))
     x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
@@ -536,12 +536,12 @@ def _offsets(start, count, stride):
 
 
 def conv_forward(x, w, b, conv_param):
-    """Convolutional layer (a cross-correlation), vectorized: im2col and one matrix multiply.
+    """Convolutional layer (a cross-correlation), vectorized: im2col and matrix multiplies.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
     Same parameters, results and errors as ``conv_forward_naive``; only
-    the cache differs. Loops run over the HH * WW filter offsets only.
+    the cache differs. Python loops run over the HH * WW filter offsets only.
 
     Parameters
     ----------
@@ -555,23 +555,23 @@ def conv_forward(x, w, b, conv_param):
     -------
     out : ndarray, shape (N, F, H_out, W_out)
     cache : tuple
-        The input's shape, ``w``, the patch matrix ``cols`` of shape
-        (C * HH * WW, N * H_out * W_out), the stride and the padding.
+        The input's shape, ``w``, the patches ``cols`` of shape
+        (N, C * HH * WW, H_out * W_out) (the im2col matrix, one block of
+        columns per example), the stride and the padding.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     (N, C, H, W), (F, _, HH, WW) = x.shape, w.shape
     dtype = np.result_type(x, w, b)
-    x_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=dtype)  # channels first
-    x_pad[:, :, P : P + H, P : P + W] = x.transpose(1, 0, 2, 3)
-    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=dtype)
+    x_pad = np.zeros((N, C, H + 2 * P, W + 2 * P), dtype=dtype)
+    x_pad[:, :, P : P + H, P : P + W] = x
+    cols = np.empty((N, C, HH, WW, H_out, W_out), dtype=dtype)
     for a in range(HH):  # im2col: one strided copy per filter offset
         for b_ in range(WW):
-            cols[:, a, b_] = x_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)]
-    cols = cols.reshape(C * HH * WW, N * H_out * W_out)
-    y = (w.reshape(F, -1).astype(dtype, copy=False) @ cols).reshape(F, N, H_out, W_out)
-    out = np.empty((N, F, H_out, W_out), dtype=dtype)
-    np.add(y.transpose(1, 0, 2, 3), b[:, None, None], out=out)
-    return out, (x.shape, w, cols, S, P)
+            cols[:, :, a, b_] = x_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)]
+    cols = cols.reshape(N, C * HH * WW, H_out * W_out)
+    out = np.matmul(w.reshape(F, -1).astype(dtype, copy=False), cols)  # (N, F, H_out * W_out)
+    out += b[:, None]
+    return out.reshape(N, F, H_out, W_out), (x.shape, w, cols, S, P)
 
 
 def conv_backward(dout, cache):
@@ -600,14 +600,14 @@ def conv_backward(dout, cache):
     F, _, HH, WW = w.shape
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
     dout = _check_dout(dout, (N, F, H_out, W_out))
-    g = dout.transpose(1, 0, 2, 3).reshape(F, N * H_out * W_out)  # G, arranged like Y
-    dw = (g @ cols.T).reshape(w.shape)
-    dx_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=cols.dtype)
+    g = dout.reshape(N, F, H_out * W_out)  # G, one block of columns per example
+    dw = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dx_pad = np.zeros((N, C, H + 2 * P, W + 2 * P), dtype=cols.dtype)
     for a in range(HH):  # col2im: rows (c, a, b) of W^T G, added where they were copied from
         for b_ in range(WW):
-            dx_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)] += (
-                w[:, :, a, b_].T @ g).reshape(C, N, H_out, W_out)
-    dx = np.ascontiguousarray(dx_pad[:, :, P : P + H, P : P + W].transpose(1, 0, 2, 3))
+            dx_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)] += np.matmul(
+                w[:, :, a, b_].T, g).reshape(N, C, H_out, W_out)
+    dx = np.ascontiguousarray(dx_pad[:, :, P : P + H, P : P + W])
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
 

@@ -280,7 +280,7 @@ class FullyConnectedNet:
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 class ThreeLayerConvNet:
-    """A small convolutional network: ``conv - relu - 2x2 max pool - affine - relu - affine - softmax``.
+    """A small convolutional network: conv - relu - 2x2 max pool - affine - relu - affine - softmax.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
