@@ -87,7 +87,7 @@ def main(argv=None):
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--pad", type=int, default=1)
     parser.add_argument("--naive-batch", type=int, default=2, help="examples timed for naive")
-    parser.add_argument("--repeats", type=int, default=15, help="rounds of the fast candidates")
+    parser.add_argument("--repeats", type=int, default=25, help="rounds of the fast candidates")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/PyTorch threads (0: no limit)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
