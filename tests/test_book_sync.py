@@ -67,7 +67,7 @@ def test_api_reference_lists_every_module():
     assert not missing, f"book/api.md does not document: {missing}"
 
 
-# The item numbers of the catalog of the source notes (shared/seed/CATALOG.md, outside the repository).
+# Item numbers of the catalog of the source notes (shared/seed/CATALOG.md, outside the repo).
 CATALOG_ITEMS = (
     "1.1", "1.2", "1.3", "1.4", "1.5", "1.6",
     "2.1", "2.2", "2.3", "2.4",
