@@ -1,5 +1,6 @@
 """Consistency of the repository: dlcode and the paired notebooks are what the chapters generate."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -64,3 +65,52 @@ def test_api_reference_lists_every_module():
     modules = sorted(export.collect(ROOT))
     missing = [m for m in modules if f".. automodule:: dlcode.{m}\n" not in api]
     assert not missing, f"book/api.md does not document: {missing}"
+
+
+# Item numbers of the catalog of the source notes (shared/seed/CATALOG.md, outside the repo).
+CATALOG_ITEMS = (
+    "1.1", "1.2", "1.3", "1.4", "1.5", "1.6",
+    "2.1", "2.2", "2.3", "2.4",
+    "3.1", "3.2", "3.3",
+    "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8",
+    "5.1", "5.2", "5.3", "5.4", "5.5",
+    "6.1", "6.2", "6.3", "6.4", "6.5",
+    "7.1", "7.2", "7.3", "7.4", "7.5",
+    "8.1", "8.2", "8.3", "8.4",
+    "9.1", "9.2", "9.3", "9.4", "9.5",
+    "10.1", "10.2", "10.3", "10.4", "10.5", "10.6", "10.7",
+    "11.1", "11.2", "11.3",
+    "12.1", "12.2", "12.3", "12.4", "12.5", "12.6", "12.7", "12.8", "12.9",
+    "13.1", "13.2",
+    "14.1", "14.2", "14.3", "14.4", "14.5",
+)
+
+
+def coverage_rows():
+    """Map each item of the coverage table in book/coverage.md to the rest of its row."""
+    rows = {}
+    for line in (ROOT / "book" / "coverage.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 4 and cells[0][:1].isdigit():
+            assert cells[0] not in rows, f"item {cells[0]} has two rows"
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_coverage_table_lists_every_catalog_item():
+    rows = coverage_rows()
+    assert sorted(rows, key=lambda s: tuple(map(int, s.split(".")))) == list(CATALOG_ITEMS)
+    for item, (_statement, section, verification) in rows.items():
+        if item.split(".")[0] in ("13", "14") and "in progress" in verification:
+            continue
+        assert "{doc}`" in section or "{ref}`" in section, f"item {item}: no section link"
+        assert "{ref}`" in verification and "<verify-" in verification, (
+            f"item {item}: no link to a verify-* label")
+
+
+def test_coverage_links_point_to_existing_verify_labels():
+    labels = set()
+    for md in (ROOT / "book").glob("*.md"):
+        labels |= set(re.findall(r"^\((verify-[\w-]+)\)=$", md.read_text(), flags=re.M))
+    linked = re.findall(r"<(verify-[\w-]+)>`", (ROOT / "book" / "coverage.md").read_text())
+    assert linked and set(linked) <= labels, sorted(set(linked) - labels)
