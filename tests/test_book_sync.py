@@ -74,7 +74,7 @@ def _errata_sections():
     parts = re.split(r"^## Chapter (\d+):.*$", text, flags=re.M)
     sections = {
         int(num): re.findall(r"^\((errata-[\w-]+)\)=$", body, flags=re.M)
-        for num, body in zip(parts[1::2], parts[2::2])
+        for num, body in zip(parts[1::2], parts[2::2], strict=True)
     }
     return parts[0], sections
 
