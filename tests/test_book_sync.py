@@ -114,3 +114,42 @@ def test_coverage_links_point_to_existing_verify_labels():
         labels |= set(re.findall(r"^\((verify-[\w-]+)\)=$", md.read_text(), flags=re.M))
     linked = re.findall(r"<(verify-[\w-]+)>`", (ROOT / "book" / "coverage.md").read_text())
     assert linked and set(linked) <= labels, sorted(set(linked) - labels)
+def _errata_sections():
+    """The errata page's intro and its ``## Chapter N`` sections, as {N: [errata labels]}."""
+    import re
+
+    text = (ROOT / "book" / "errata.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## Chapter (\d+):.*$", text, flags=re.M)
+    sections = {
+        int(num): re.findall(r"^\((errata-[\w-]+)\)=$", body, flags=re.M)
+        for num, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
+    return parts[0], sections
+
+
+def test_errata_summary_table_counts_the_entries():
+    import re
+
+    intro, sections = _errata_sections()
+    rows = re.findall(r"^\| (\d+)\. [^|]+\| (\d+) \|$", intro, flags=re.M)
+    table = {int(chapter): int(count) for chapter, count in rows}
+    counts = {chapter: len(labels) for chapter, labels in sections.items()}
+    assert table == counts, f"errata table {table} != entries per section {counts}"
+    total = re.search(r"^\| \*\*Total\*\* \| \*\*(\d+)\*\* \|$", intro, flags=re.M)
+    assert total and int(total.group(1)) == sum(counts.values())
+
+
+def test_every_errata_entry_is_referenced_from_a_chapter_admonition():
+    import re
+
+    _, sections = _errata_sections()
+    labels = [label for section in sections.values() for label in section]
+    assert len(labels) == len(set(labels)), "duplicate errata labels"
+    referenced = set()
+    for chapter in (ROOT / "book").glob("[0-9][0-9]-*.md"):
+        text = chapter.read_text(encoding="utf-8")
+        for block in re.findall(r"^:::\{admonition\} Where the notes go wrong\n(.*?)^:::$", text,
+                                flags=re.M | re.S):
+            referenced.update(re.findall(r"\{ref\}`(errata-[\w-]+)`", block))
+    missing = [label for label in labels if label not in referenced]
+    assert not missing, f"errata entries not linked from any 'Where the notes go wrong': {missing}"
