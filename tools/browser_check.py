@@ -176,8 +176,9 @@ def link_problems(html: Path, page: str, cache: dict) -> list[str]:
             problems.append(f"{page}: broken link {href}")
             continue
         if anchor and target.suffix == ".html":
-            ids = cache.setdefault(target, _refs(target).ids)
-            if unquote(anchor) not in ids:
+            if target not in cache:  # parse each target page once
+                cache[target] = _refs(target).ids
+            if unquote(anchor) not in cache[target]:
                 problems.append(f"{page}: broken anchor {href}")
     return problems
 
