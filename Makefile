@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 
-.PHONY: book test lint pytest browser chromium export notebooks sync lab freeze clean
+.PHONY: book test lint pytest browser chromium seed-cache export notebooks sync lab freeze clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,7 +43,12 @@ chromium:
 browser: chromium
 	$(PY) tools/browser_check.py
 
-test: lint chromium pytest book browser
+# After nbval has re-executed every chapter and matched its stored outputs, the build reuses those
+# outputs instead of executing every chapter a second time.
+seed-cache: $(STAMP)
+	$(PY) tools/seed_cache.py
+
+test: lint chromium pytest seed-cache book browser
 
 export: $(STAMP)
 	$(PY) tools/export.py
