@@ -55,6 +55,17 @@ def _positive_int(value, name):
     return int(value)
 
 
+def _check_reg_dtype(reg, dtype):
+    """Validate a model's L2 strength and dtype; return them as (float, numpy dtype)."""
+    if (isinstance(reg, bool | np.bool_) or not isinstance(reg, numbers.Real)
+            or not math.isfinite(reg) or reg < 0):
+        raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"dtype must be a floating-point type, got {dtype}")
+    return float(reg), dtype
+
+
 def _weight_initializer(weight_scale):
     """A function ``(n_in, n_out, rng) -> ndarray`` for a scale, a scheme name or a callable."""
     if callable(weight_scale):
@@ -175,12 +186,7 @@ class FullyConnectedNet:
                 _positive_int(num_classes, "num_classes")]
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if (isinstance(reg, bool | np.bool_) or not isinstance(reg, numbers.Real)
-                or not math.isfinite(reg) or reg < 0):
-            raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
-        dtype = np.dtype(dtype)
-        if not np.issubdtype(dtype, np.floating):
-            raise ValueError(f"dtype must be a floating-point type, got {dtype}")
+        reg, dtype = _check_reg_dtype(reg, dtype)
         init, rng = _weight_initializer(weight_scale), as_rng(seed)
         self.input_dim, self.num_classes, self.hidden_dims = dims[0], dims[-1], hidden_dims
         self.activation, self.reg, self.dtype = activation, float(reg), dtype
@@ -491,12 +497,7 @@ class ThreeLayerConvNet:
             raise ValueError(f"the images must be at least 2x2 for the 2x2 pooling, got {H}x{W}")
         hidden_dim = _positive_int(hidden_dim, "hidden_dim")
         num_classes = _positive_int(num_classes, "num_classes")
-        if (isinstance(reg, bool | np.bool_) or not isinstance(reg, numbers.Real)
-                or not math.isfinite(reg) or reg < 0):
-            raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
-        dtype = np.dtype(dtype)
-        if not np.issubdtype(dtype, np.floating):
-            raise ValueError(f"dtype must be a floating-point type, got {dtype}")
+        reg, dtype = _check_reg_dtype(reg, dtype)
         init, rng = _weight_initializer(weight_scale), as_rng(seed)
         self.input_dim, self.num_classes = (C, H, W), num_classes
         self.reg, self.dtype = float(reg), dtype
