@@ -14,8 +14,11 @@ __all__ = [
 
 # --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
-# Okabe & Ito's colour-blind-safe palette (black omitted; it vanishes in the dark theme's legend).
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+# Okabe & Ito's colour-blind-safe palette (black omitted; it vanishes in the dark theme's legend),
+# ordered so that neighbours differ in lightness; each colour also has its own line style, so
+# that curves are told apart without colour (in print, or by a reader who sees no colour).
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+LINE_STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)), (0, (1, 3)), (0, (8, 3)))
 
 
 def use_book_style():
@@ -24,7 +27,8 @@ def use_book_style():
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
     Figures keep a white background so that they stay readable in the dark
-    theme, use the Okabe-Ito colour cycle, and have a fixed size and
+    theme, cycle through the Okabe-Ito colours together with line styles
+    (distinguishable without colour), and have a fixed size and
     resolution so that re-executing a chapter reproduces its images.
 
     Returns
@@ -38,7 +42,7 @@ def use_book_style():
             "figure.facecolor": "white",
             "axes.facecolor": "white",
             "savefig.facecolor": "white",
-            "axes.prop_cycle": cycler(color=OKABE_ITO),
+            "axes.prop_cycle": cycler(color=OKABE_ITO) + cycler(linestyle=LINE_STYLES),
             "axes.grid": True,
             "grid.alpha": 0.3,
             "axes.spines.top": False,

@@ -23,6 +23,10 @@ LOCAL_MATHJAX = '<script defer src="_static/mathjax/tex-mml-chtml.js"></script>'
 MATH = '<p>Inline <span class="math notranslate nohighlight">\\(\\mathbf{x}^\\top y\\)</span>.</p>'
 
 
+COLUMN = ('<article class="bd-article" style="width:500px"><p>Some prose.</p>{more}'
+          '<div class="cell_input"><pre style="overflow:auto">{code}</pre></div></article>')
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
@@ -37,6 +41,12 @@ def site(tmp_path_factory):
         "untypeset.html": ("", MATH),
         "images.html": ("", '<img src="missing.png"><img src="blank.png">'),
         "links.html": ("", '<a href="nowhere.html">x</a> <a href="other.html#nope">y</a>'),
+        "wide.html": ("", COLUMN.format(code="x = 1  # " + "long comment " * 30,
+                                      more="<p>More.</p>")),
+        "narrow.html": ("", COLUMN.format(code="x = 1\ny = 2", more="")),
+        "hidden.html": ("", COLUMN.format(code="short", more="<p>More.</p>")
+                        + '<details><pre style="width:50px; overflow:auto">' + "z" * 300
+                        + "</pre></details>"),
     }
     for name, (scripts, body) in pages.items():
         (root / name).write_text(HEAD.format(scripts=scripts, body=body), encoding="utf-8")
@@ -73,3 +83,31 @@ def test_broken_links_and_anchors_fail(site):
     found = problems(site, "links.html")
     assert "links.html: broken link nowhere.html" in found
     assert "links.html: broken anchor other.html#nope" in found
+
+
+def test_code_block_wider_than_the_column_fails(site):
+    found = problems(site, "wide.html")
+    assert len(found) == 1 and "code block wider than the column" in found[0]
+    assert "'x = 1  # long comment" in found[0]
+
+
+def test_narrow_and_folded_code_blocks_pass(site):
+    share = [p for p in problems(site, "narrow.html") if "visible code is" in p]
+    assert problems(site, "narrow.html") == share  # only the share: 2 code lines, 1 of prose
+    assert problems(site, "hidden.html") == []  # a closed <details> hides the wide block
+
+
+def test_code_share_counts_visible_code_and_text_lines(site):
+    server = browser_check.serve(site)
+    try:
+        dom, _ = browser_check.load(f"http://127.0.0.1:{server.server_address[1]}/narrow.html")
+    finally:
+        server.shutdown()
+        server.server_close()
+    report = browser_check.layout(dom)
+    assert report["code"] == 2 and report["text"] == 1 and report["overflow"] == []
+    assert browser_check.code_share(report) == pytest.approx(2 / 3)
+    assert "visible code is 67%" in browser_check.layout_problems("narrow.html", report)[0]
+    pending = browser_check.PENDING_REVISION[0]
+    assert browser_check.layout_problems(pending, report) == []  # reported only
+

@@ -195,3 +195,59 @@ def test_search_check_needs_all_words_of_a_topic_in_one_page(tmp_path):
         'Search.setIndex({"terms": {"bia": [0, 1], "correct": 1}, "titleterms": {}})'
     )
     assert check_html.search_problems(tmp_path, ("bias correction",)) == []
+
+
+GROWN = FRONT + textwrap.dedent(
+    '''
+    # A class grown cell by cell
+
+    ```{code-cell} ipython3
+    :tags: [export:grown]
+
+    from dlcode.book import add_to_class
+
+
+    class Counter:
+        """Counts.
+
+        Parameters
+        ----------
+        start : int
+        """
+
+        def __init__(self, start=0):
+            self.n = start
+    ```
+
+    Prose between the cells.
+
+    ```{code-cell} ipython3
+    :tags: [export:grown]
+
+    @add_to_class(Counter)
+    def step(self, k=1):
+        """Add k."""
+        self.n += k
+        return self
+    ```
+    '''
+)
+
+
+def test_methods_added_in_later_cells_are_merged_into_the_class(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "book" / "01-grown.md").write_text(GROWN)
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01-grown\n"
+    )
+    text = export.generate(tmp_path)["grown.py"]
+    assert "add_to_class" not in text and '__all__ = [\n    "Counter",\n]' in text
+    namespace: dict = {}
+    exec(compile(text, "grown.py", "exec"), namespace)
+    assert namespace["Counter"](2).step(3).n == 5 and "step" not in namespace
+    # a method added to a class that does not exist above it is an error
+    bad = GROWN.replace("@add_to_class(Counter)", "@add_to_class(Missing)")
+    (tmp_path / "book" / "01-grown.md").write_text(bad)
+    with pytest.raises(export.ExportError, match="step is added to Missing"):
+        export.generate(tmp_path)

@@ -6,7 +6,10 @@ assembled in table-of-contents order (``_toc.yml``), cell by cell. Each generate
 * a header saying it is generated and from which chapters,
 * the cells' imports hoisted to the top (deduplicated),
 * ``__all__`` listing the public functions and classes,
-* a back-reference to the defining chapter inserted into every public docstring.
+* a back-reference to the defining chapter inserted into every public docstring,
+* methods merged into their class: a chapter may grow a class cell by cell, defining a method in a
+  later cell as a top-level function decorated ``@add_to_class(ClassName)`` (``dlcode.book``);
+  the exporter moves it, without the decorator, to the end of that class's body.
 
 Usage::
 
@@ -30,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "dlcode"
 TAG = "export:"
 MODULE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+ADD_TO_CLASS = "add_to_class"
 
 
 class ExportError(ValueError):
@@ -129,6 +133,9 @@ def _split_imports(cell: Cell) -> tuple[list[str], list[str], str | None, str]:
     for i, node in enumerate(tree.body):
         if isinstance(node, ast.Import | ast.ImportFrom):
             text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+            if [a.name for a in node.names] == [ADD_TO_CLASS]:  # the decorator is merged away
+                drop.update(range(node.lineno - 1, node.end_lineno))
+                continue
             is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
             (future if is_future else imports).append(text)
             drop.update(range(node.lineno - 1, node.end_lineno))
@@ -149,6 +156,8 @@ def _add_backrefs(body: str, cell: Cell) -> str:
     inserts: list[tuple[int, list[str]]] = []
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef | ast.ClassDef) or node.name.startswith("_"):
+            continue
+        if _added_to(node) is not None:  # a method: documented by its class
             continue
         first = node.body[0]
         if not (
@@ -174,9 +183,56 @@ def _add_backrefs(body: str, cell: Cell) -> str:
 def _public_names(body: str) -> list[str]:
     names = []
     for node in ast.parse(body).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+        if (isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_")
+                and _added_to(node) is None):
             names.append(node.name)
     return names
+
+
+def _added_to(node) -> ast.Call | None:
+    """The ``@add_to_class(Name)`` decorator of a top-level function, if it has one."""
+    if not isinstance(node, ast.FunctionDef):
+        return None
+    for deco in node.decorator_list:
+        if isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == ADD_TO_CLASS:
+            return deco
+    return None
+
+
+def _merge_methods(text: str, module: str) -> str:
+    """Move each ``@add_to_class(C)`` function, undecorated and indented, to the end of class C."""
+    tree = ast.parse(text)
+    lines = text.split("\n")
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    methods: dict[str, list[str]] = {}
+    remove: set[int] = set()
+    for node in tree.body:
+        deco = _added_to(node)
+        if deco is None:
+            continue
+        if len(deco.args) != 1 or not isinstance(deco.args[0], ast.Name) or deco.keywords:
+            raise ExportError(f"dlcode.{module}: {node.name}: write @{ADD_TO_CLASS}(ClassName)")
+        cls = classes.get(deco.args[0].id)
+        if cls is None or cls.lineno > node.lineno:
+            raise ExportError(f"dlcode.{module}: {node.name} is added to {deco.args[0].id}, "
+                              "which is not a class defined above it in the module")
+        start = min(d.lineno for d in node.decorator_list) - 1
+        skip = set(range(deco.lineno - 1, deco.end_lineno))
+        body = [lines[k] for k in range(start, node.end_lineno) if k not in skip]
+        methods.setdefault(cls.name, []).append(
+            "\n".join("    " + line if line.strip() else "" for line in body))
+        remove.update(range(start, node.end_lineno))
+    if not methods:
+        return text
+    ends = {classes[name].end_lineno - 1: name for name in methods}
+    out: list[str] = []
+    for k, line in enumerate(lines):
+        if k in remove:
+            continue
+        out.append(line)
+        for method in methods.get(ends.get(k), []):
+            out += ["", method]
+    return "\n".join(out)
 
 
 def _sort_imports(imports: list[str]) -> str:
@@ -226,7 +282,9 @@ def render_module(module: Module) -> str:
         parts.append(_sort_imports(imports))
     parts.append(all_list)
     text = "\n\n".join(parts) + "\n\n\n" + "\n\n\n".join(bodies) + "\n"
-    return re.sub(r"\n{4,}", "\n\n\n", text)
+    text = _merge_methods(text, module.name)
+    text = re.sub(r"# --- from [^\n]* ---\n\s*(?=# --- from |\Z)", "", text)  # emptied cells
+    return re.sub(r"\n{4,}", "\n\n\n", text).rstrip("\n") + "\n"
 
 
 def render_init(summaries: dict[str, str]) -> str:

@@ -1,0 +1,40 @@
+"""Revised chapters fit the reading column: no visible code or output line over 88 characters.
+
+The browser check measures the rendered page; this static check (tools/page_stats.py) catches a
+wide line without a build. Chapters pending revision are skipped, as in the browser check.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import browser_check  # noqa: E402
+import page_stats  # noqa: E402
+from export import notebook_chapters  # noqa: E402
+
+REVISED = [md for md in notebook_chapters(ROOT)
+           if f"book/{md.stem}.html" not in browser_check.PENDING_REVISION]
+
+
+@pytest.mark.parametrize("md", REVISED, ids=lambda p: p.stem)
+def test_visible_code_and_outputs_fit_the_column(md):
+    wide = page_stats.stats(md)["wide"]
+    assert not wide, f"{md.name}: lines over {page_stats.WIDTH} characters:\n" + "\n".join(wide)
+
+
+def test_the_static_check_sees_wide_code_and_skips_folded_cells(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Prose."),
+                nbformat.v4.new_code_cell("x = 1  # " + "w" * 90),
+                nbformat.v4.new_code_cell("y = 2  # " + "w" * 90,
+                                          metadata={"tags": ["hide-input"]})]
+    nbformat.write(nb, tmp_path / "ch.ipynb")
+    s = page_stats.stats(tmp_path / "ch.md")
+    assert len(s["wide"]) == 1 and s["wide"][0].startswith("cell 1 code")
+    assert s["code"] == 1 and s["text"] == 1

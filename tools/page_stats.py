@@ -1,0 +1,82 @@
+"""What a chapter's page will show, measured from its source: the fast check before a build.
+
+For each chapter (``.md`` and its executed ``.ipynb``) it lists visible code and output lines wider
+than ``WIDTH`` characters (the reading column holds 88 at 1280 px, see ``_static/book.css``) and
+estimates the share of visible code lines: code in cells that are not folded (``hide-input``,
+``hide-cell``, ``remove-*``) and not inside a solution dropdown, against that plus the non-blank
+lines of prose and outputs. The browser check measures the real share on the rendered page; this
+estimate is close to it and needs no build.
+
+Usage::
+
+    python tools/page_stats.py [book/NN-slug.md ...]   # default: every chapter
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+from export import notebook_chapters  # noqa: E402
+
+WIDTH = 88
+FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+NO_OUTPUT = {"hide-output", "hide-cell", "remove-output", "remove-cell"}
+
+
+def _output_text(cell) -> list[str]:
+    lines = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            lines += out.text.splitlines()
+        elif "data" in out and "text/plain" in out.data and "image/png" not in out.data:
+            lines += out.data["text/plain"].splitlines()
+    return lines
+
+
+def stats(md: Path) -> dict:
+    """Wide lines and line counts of one chapter (needs its executed ``.ipynb``)."""
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    wide: list[str] = []
+    code = text = 0
+    in_solution = False
+    for k, cell in enumerate(nb.cells):
+        src = cell.source
+        if cell.cell_type == "markdown":
+            in_solution = ("solution-end" not in src and "solution-start" in src) or (
+                in_solution and "solution-end" not in src)
+            text += sum(1 for line in src.splitlines() if line.strip()
+                        and not line.startswith(("```", ":::", "(", ":")))
+            continue
+        tags = set(cell.metadata.get("tags", []))
+        lines = src.splitlines()
+        visible = not (tags & FOLDED) and not in_solution
+        if visible:
+            code += len(lines)
+            wide += [f"cell {k} code: {line}" for line in lines if len(line) > WIDTH]
+        if not (tags & NO_OUTPUT) and not in_solution:
+            out = _output_text(cell)
+            text += len(out)
+            wide += [f"cell {k} output: {line}" for line in out if len(line) > WIDTH]
+    return {"wide": wide, "code": code, "text": text,
+            "share": code / (code + text) if code + text else 0.0}
+
+
+def main(argv=None) -> int:
+    paths = [Path(p).resolve() for p in (argv if argv is not None else sys.argv[1:])]
+    for md in paths or notebook_chapters(ROOT):
+        s = stats(md)
+        print(f"{md.name}: visible code {s['code']} lines, prose and output {s['text']} lines, "
+              f"code share about {s['share']:.0%}; {len(s['wide'])} lines over {WIDTH} characters")
+        for line in s["wide"]:
+            print(f"    {line[:120]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
