@@ -20,11 +20,15 @@ settings.load_profile("book")
 os.environ.pop("MPLBACKEND", None)
 
 
-# Time budget: every chapter must execute in under CHAPTER_BUDGET_S seconds (30 by default) when
-# nbval re-runs it. Durations of a notebook's cells are summed (on the xdist controller too).
+# Time budget: every chapter should execute in under CHAPTER_BUDGET_S seconds (30 by default) when
+# nbval re-runs it; durations of a notebook's cells are summed (on the xdist controller too) and
+# reported. Wall-clock time depends on the machine's load, so the run fails only on a gross overrun,
+# GROSS_OVERRUN times the budget (2 by default): CI stays green on a busy machine, a chapter that
+# became several times slower still fails.
 import collections  # noqa: E402
 
 CHAPTER_BUDGET_S = float(os.environ.get("CHAPTER_BUDGET_S", "30"))
+GROSS_OVERRUN = float(os.environ.get("GROSS_OVERRUN", "2"))
 _notebook_seconds = collections.defaultdict(float)
 
 
@@ -39,12 +43,14 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("chapter execution times (nbval)")
     for path, seconds in sorted(_notebook_seconds.items()):
-        flag = "  OVER BUDGET" if seconds > CHAPTER_BUDGET_S else ""
+        flag = ("  GROSS OVERRUN" if seconds > GROSS_OVERRUN * CHAPTER_BUDGET_S
+                else "  over budget" if seconds > CHAPTER_BUDGET_S else "")
         terminalreporter.write_line(f"{seconds:6.1f} s  {path}{flag}")
 
 
 def pytest_sessionfinish(session, exitstatus):
-    over = {p: s for p, s in _notebook_seconds.items() if s > CHAPTER_BUDGET_S}
+    limit = GROSS_OVERRUN * CHAPTER_BUDGET_S
+    over = {p: round(s, 1) for p, s in _notebook_seconds.items() if s > limit}
     if over and exitstatus == 0:
         session.exitstatus = 1
-        print(f"\nchapters over the {CHAPTER_BUDGET_S:.0f} s budget: {over}")
+        print(f"\nchapters over {GROSS_OVERRUN:g} x the {CHAPTER_BUDGET_S:.0f} s budget: {over}")
