@@ -251,3 +251,35 @@ def test_methods_added_in_later_cells_are_merged_into_the_class(tmp_path):
     (tmp_path / "book" / "01-grown.md").write_text(bad)
     with pytest.raises(export.ExportError, match="step is added to Missing"):
         export.generate(tmp_path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("export:tiny", "exprot:tiny"), "code cell 1: unknown tag 'exprot:tiny'"),
+    (("export:tiny", "export: tiny"), "01-tiny.md, line 16: tags must be a list of strings"),
+    (("    return 2 * np.asarray(x)\n", "    return 2 * np.asarray(x)\n\n\ndouble = abs\n"),
+     "code cell 1: assignment rebinds dlcode.tiny.double"),
+    (("import numpy as np\n", "import numpy as np\nfrom dlcode.nowhere import f\n"),
+     "code cell 1: imports dlcode.nowhere, but no chapter exports a module 'nowhere'"),
+    (("import numpy as np\n", "import numpy as np\nimport not_a_package_xyz\n"),
+     "code cell 1: imports not_a_package_xyz, which is not installed"),
+])
+def test_export_errors_name_the_chapter_and_leave_the_package_untouched(book, edit, message,
+                                                                         capsys):
+    before = {p.name: p.read_bytes() for p in (book / "dlcode").glob("*.py")}
+    md = book / "book" / "01-tiny.md"
+    md.write_text(md.read_text().replace(*edit))
+    assert export.main(["--root", str(book)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("export error: book/01-tiny.md") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in (book / "dlcode").glob("*.py")} == before
+
+
+def test_the_same_public_name_in_two_modules_is_an_error(book):
+    md = book / "book" / "01-tiny.md"
+    twin = TINY.split("```{code-cell} ipython3\n:tags: [export:tiny]")[1].split("```")[0]
+    md.write_text(md.read_text() + "\n```{code-cell} ipython3\n:tags: [export:twin]" + twin
+                  + "```\n")
+    with pytest.raises(export.ExportError, match="'double' is public in both dlcode.tiny and "
+                                                 "dlcode.twin"):
+        export.generate(book)

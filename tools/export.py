@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import re
 import sys
 from dataclasses import dataclass, field
@@ -45,6 +46,11 @@ class Cell:
     chapter: str  # path relative to the root, e.g. "book/01-matrix-calculus.md"
     title: str
     source: str
+    number: int = 0  # 1-based index among the chapter's code cells
+
+    @property
+    def where(self) -> str:
+        return f"{self.chapter}, code cell {self.number}"
 
 
 @dataclass
@@ -98,24 +104,64 @@ def _title(nb, chapter: str) -> str:
     raise ExportError(f"{chapter}: no '# Title' heading")
 
 
+# Cell tags the book uses besides export tags (MyST-NB, nbval, the theme). Any other tag is an
+# error: a misspelled export tag would otherwise silently drop a module.
+KNOWN_TAGS = {
+    "hide-input", "hide-output", "hide-cell", "remove-input", "remove-output", "remove-cell",
+    "raises-exception", "skip-execution", "scroll-output", "scroll-input", "full-width", "margin",
+    "nbval-ignore-output", "nbval-skip", "nbval-raises-exception",
+}
+
+
+def _read(path: Path, chapter: str):
+    try:
+        return jupytext.read(path)
+    except Exception as exc:  # a YAML or nbformat error in the cell options, say
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            tags = re.match(r"\s*:?tags:\s*\[(.*)\]", line)
+            if tags and re.search(r"\w:\s", tags.group(1)):
+                raise ExportError(f"{chapter}, line {number}: tags must be a list of strings "
+                                  f"(write export:<module> without a space): {line.strip()}"
+                                  ) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{chapter}: cannot be read as a notebook: {first}") from exc
+
+
+def _export_tags(cell, chapter: str, number: int) -> list[str]:
+    """Module names of a code cell's export tags; an error for any unknown or malformed tag."""
+    tags = cell.metadata.get("tags", [])
+    where = f"{chapter}, code cell {number}"
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ExportError(f"{where}: tags must be a list of strings, got {tags!r} "
+                          "(write export:<module> without a space)")
+    names = []
+    for tag in tags:
+        if tag.startswith(TAG):
+            name = tag[len(TAG):]
+            if not MODULE_NAME.match(name) or name == "__init__":
+                raise ExportError(f"{where}: bad export tag {tag!r}")
+            names.append(name)
+        elif tag not in KNOWN_TAGS:
+            raise ExportError(f"{where}: unknown tag {tag!r} (export tags are export:<module>; "
+                              f"other tags: {', '.join(sorted(KNOWN_TAGS))})")
+    return names
+
+
 def collect(root: Path = ROOT) -> dict[str, Module]:
     """Exported cells grouped by target module, in toc order."""
     modules: dict[str, Module] = {}
     for path in notebook_chapters(root):
         chapter = path.relative_to(root).as_posix()
-        nb = jupytext.read(path)
+        nb = _read(path, chapter)
         title = _title(nb, chapter)
+        number = 0
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
-            for tag in cell.metadata.get("tags", []):
-                if not tag.startswith(TAG):
-                    continue
-                name = tag[len(TAG) :]
-                if not MODULE_NAME.match(name) or name == "__init__":
-                    raise ExportError(f"{chapter}: bad export tag {tag!r}")
+            number += 1
+            for name in _export_tags(cell, chapter, number):
                 modules.setdefault(name, Module(name)).cells.append(
-                    Cell(chapter, title, cell.source)
+                    Cell(chapter, title, cell.source, number)
                 )
     return modules
 
@@ -125,7 +171,7 @@ def _split_imports(cell: Cell) -> tuple[list[str], list[str], str | None, str]:
     try:
         tree = ast.parse(cell.source)
     except SyntaxError as exc:
-        raise ExportError(f"{cell.chapter}: exported cell does not parse: {exc}") from exc
+        raise ExportError(f"{cell.where}: exported cell does not parse: {exc}") from exc
     lines = cell.source.splitlines()
     drop: set[int] = set()
     future, imports = [], []
@@ -165,12 +211,11 @@ def _add_backrefs(body: str, cell: Cell) -> str:
             and isinstance(first.value, ast.Constant)
             and isinstance(first.value.value, str)
         ):
-            raise ExportError(f"{cell.chapter}: public {node.name!r} has no docstring")
+            raise ExportError(f"{cell.where}: public {node.name!r} has no docstring")
         start, end = first.lineno - 1, first.end_lineno - 1
         if start == end:
             raise ExportError(
-                f"{cell.chapter}: {node.name!r} needs a multi-line NumPy-style docstring"
-            )
+                f"{cell.where}: {node.name!r} needs a multi-line NumPy-style docstring")
         indent = re.match(r"\s*", lines[end]).group(0)
         blank = next((k for k in range(start + 1, end) if not lines[k].strip()), None)
         at = blank if blank is not None else end
@@ -250,13 +295,55 @@ def _sort_imports(imports: list[str]) -> str:
     return "\n\n".join("\n".join(g) for _, g in sorted(groups.items()))
 
 
+def _check_bindings(cell: Cell, module: str, defined: dict[str, Cell]) -> None:
+    """A function or class of the module may be defined once and never rebound by assignment."""
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and _added_to(node) is None:
+            if node.name in defined:
+                raise ExportError(f"{cell.where}: dlcode.{module}.{node.name} is already defined "
+                                  f"in {defined[node.name].where}")
+            defined[node.name] = cell
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                    if name in defined:
+                        raise ExportError(f"{cell.where}: assignment rebinds dlcode.{module}."
+                                          f"{name}, defined in {defined[name].where}")
+
+
+def _check_imports(modules: dict[str, Module]) -> None:
+    """Every import of an exported cell names a generated dlcode module or an installed package."""
+    for module in modules.values():
+        for cell in module.cells:
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Import):
+                    targets = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    if [a.name for a in node.names] == [ADD_TO_CLASS]:
+                        continue  # merged away (see _merge_methods)
+                    targets = [node.module]
+                else:
+                    continue
+                for target in targets:
+                    parts = target.split(".")
+                    if parts[0] == PACKAGE:
+                        if len(parts) > 1 and parts[1] not in modules:
+                            raise ExportError(f"{cell.where}: imports {target}, but no chapter "
+                                              f"exports a module {parts[1]!r}")
+                    elif importlib.util.find_spec(parts[0]) is None:
+                        raise ExportError(f"{cell.where}: imports {target}, which is not installed")
+
+
 def render_module(module: Module) -> str:
     """The text of ``dlcode/<module>.py``."""
     future: list[str] = []
     imports: list[str] = []
     docs: list[str] = []
     bodies: list[str] = []
+    defined: dict[str, Cell] = {}
     for cell in module.cells:
+        _check_bindings(cell, module.name, defined)
         fut, imp, docstring, body = _split_imports(cell)
         future += [f for f in fut if f not in future]
         imports += [i for i in imp if i not in imports]
@@ -304,7 +391,16 @@ def render_init(summaries: dict[str, str]) -> str:
 def generate(root: Path = ROOT) -> dict[str, str]:
     """Map of file name (relative to dlcode/) to generated text."""
     modules = collect(root)
+    _check_imports(modules)
     files = {f"{name}.py": render_module(mod) for name, mod in modules.items()}
+    owner: dict[str, str] = {}
+    for name in modules:
+        for public in ast.literal_eval(
+                re.search(r"__all__ = (\[.*?\])", files[f"{name}.py"], re.S).group(1)):
+            if public in owner:
+                raise ExportError(f"{public!r} is public in both dlcode.{owner[public]} and "
+                                  f"dlcode.{name}: give one of them another name")
+            owner[public] = name
     summaries = {name: ast.get_docstring(ast.parse(files[f"{name}.py"])).splitlines()[0]
                  for name in modules}
     files["__init__.py"] = render_init(summaries)
@@ -347,13 +443,22 @@ def write(root: Path = ROOT) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale files")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except ExportError as exc:  # one line naming the chapter and cell; dlcode/ is left untouched
+        print(f"export error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
     if args.check:
-        stale = stale_files()
+        stale = stale_files(args.root)
         for name in stale:
             print(f"stale: {name}")
         return 1 if stale else 0
-    changed = write()
+    changed = write(args.root)
     print("dlcode: " + (", ".join(sorted(changed)) + " updated" if changed else "up to date"))
     return 0
 
