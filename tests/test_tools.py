@@ -283,3 +283,47 @@ def test_the_same_public_name_in_two_modules_is_an_error(book):
     with pytest.raises(export.ExportError, match="'double' is public in both dlcode.tiny and "
                                                  "dlcode.twin"):
         export.generate(book)
+
+
+@pytest.fixture
+def pair_root(book, monkeypatch):
+    """pair.py pointed at the tiny book (its stamps kept in the copy's _build/)."""
+    monkeypatch.setattr(pair, "ROOT", book)
+    monkeypatch.setattr(pair, "STAMPS", book / "_build" / "pair-stamps.json")
+    return book
+
+
+def test_a_failing_cell_names_the_chapter_and_cell(pair_root, capsys):
+    md = pair_root / "book" / "01-tiny.md"
+    md.write_text(md.read_text().replace("print(double(21) / 2)", "print(1 / 0)"))
+    assert pair.main([str(md)]) == 1
+    err = capsys.readouterr().err
+    assert ("pair error: book/01-tiny.md: cell 2 (code cell 2) failed: ZeroDivisionError"
+            in err), err
+
+
+def test_a_file_outside_the_book_is_refused_before_anything_is_written(pair_root, tmp_path,
+                                                                        capsys):
+    stray = tmp_path / "stray.md"
+    stray.write_text(TINY)
+    assert pair.main([str(stray)]) == 2
+    assert "is not a chapter of this book" in capsys.readouterr().err
+    assert not stray.with_suffix(".ipynb").exists()
+
+
+def test_changed_executes_only_what_changed(pair_root, capsys):
+    md = pair_root / "book" / "01-tiny.md"
+    assert pair.main(["--changed"]) == 0  # no stamps yet: executed
+    assert "01-tiny.md: unchanged" in capsys.readouterr().out
+    assert pair.main(["--changed"]) == 0
+    assert "01-tiny.md: up to date" in capsys.readouterr().out
+    md.write_text(md.read_text().replace("/ 2)", "/ 3)"))
+    assert pair.main(["--changed"]) == 0
+    assert "01-tiny.md: written" in capsys.readouterr().out
+    # the stamp covers the dlcode modules a chapter imports
+    cell = "\n```{code-cell} ipython3\nfrom dlcode.tiny import double\n```\n"
+    md.write_text(md.read_text() + cell)
+    before = pair.stamp(md)
+    tiny = pair_root / "dlcode" / "tiny.py"
+    tiny.write_text(tiny.read_text() + "\n# changed\n")
+    assert pair.stamp(md) != before

@@ -109,7 +109,8 @@ def _title(nb, chapter: str) -> str:
 KNOWN_TAGS = {
     "hide-input", "hide-output", "hide-cell", "remove-input", "remove-output", "remove-cell",
     "raises-exception", "skip-execution", "scroll-output", "scroll-input", "full-width", "margin",
-    "nbval-ignore-output", "nbval-skip", "nbval-raises-exception",
+    "nbval-ignore-output", "nbval-skip", "nbval-raises-exception", "remove-stdout",
+    "remove-stderr", "output_scroll",
 }
 
 

@@ -9,26 +9,44 @@ outputs strictly.
 Usage::
 
     python tools/pair.py                 # every chapter in the table of contents
+    python tools/pair.py --changed       # only chapters whose source or imported dlcode changed
     python tools/pair.py book/01-*.md    # some chapters
     python tools/pair.py --check         # report notebooks out of sync with their .md
+
+``--changed`` (what ``make sync`` runs) keeps, in ``_build/pair-stamps.json``, a hash of each
+chapter's source together with the ``dlcode`` modules it imports (directly or through other
+modules) at the time its notebook was written, and executes only chapters whose hash differs.
+A failing cell stops that chapter with an error naming the chapter and cell; the other chapters
+are still executed, and the exit status is 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export import ROOT, notebook_chapters  # noqa: E402
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 TIMEOUT = 300
+STAMPS = ROOT / "_build" / "pair-stamps.json"
+DLCODE_IMPORT = re.compile(
+    r"^\s*(?:from|import)\s+dlcode\.(\w+)|^\s*from\s+dlcode\s+import\s+(.+)$", re.M)
+
+
+class ChapterError(RuntimeError):
+    """A chapter failed to execute; the message names the chapter and the cell."""
 
 
 def read_source(md: Path):
@@ -73,15 +91,69 @@ def execute(md: Path):
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend to store figures
     os.environ["PYTHONHASHSEED"] = "0"
     nb = read_source(md)
+    failed: list[int] = []
     client = NotebookClient(
         nb,
         timeout=TIMEOUT,
         kernel_name="python3",
         resources={"metadata": {"path": str(md.parent)}},
         record_timing=False,
+        on_cell_error=lambda cell, cell_index, execute_reply: failed.append(cell_index),
     )
-    client.execute()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        index = failed[-1] if failed else "?"
+        code = sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code") if failed else "?"
+        raise ChapterError(f"{_name(md)}: cell {index} (code cell {code}) failed: "
+                           f"{exc.ename}: {exc.evalue}") from None
     return _clean(nb)
+
+
+def _name(md: Path) -> str:
+    return md.relative_to(ROOT).as_posix() if md.is_relative_to(ROOT) else str(md)
+
+
+def _imported_modules(text: str) -> set[str]:
+    names = set()
+    for module, listed in DLCODE_IMPORT.findall(text):
+        if module:
+            names.add(module)
+        else:
+            names |= {n.strip(" ()").split(" as ")[0] for n in listed.split(",") if n.strip(" ()")}
+    return names
+
+
+def stamp(md: Path) -> str:
+    """Hash of the chapter's source and of every dlcode module it imports, transitively."""
+    text = md.read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode())
+    todo, seen = sorted(_imported_modules(text)), set()
+    while todo:
+        name = todo.pop()
+        path = ROOT / "dlcode" / f"{name}.py"
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        module = path.read_text(encoding="utf-8")
+        todo += sorted(_imported_modules(module) - seen)
+    for name in sorted(seen):
+        digest.update(name.encode() + (ROOT / "dlcode" / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def _load_stamps() -> dict:
+    try:
+        return json.loads(STAMPS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_stamp(md: Path) -> None:
+    stamps = _load_stamps()
+    stamps[_name(md)] = stamp(md)
+    STAMPS.parent.mkdir(parents=True, exist_ok=True)
+    STAMPS.write_text(json.dumps(stamps, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def write(md: Path) -> bool:
@@ -89,10 +161,12 @@ def write(md: Path) -> bool:
     nb = execute(md)
     ipynb = md.with_suffix(".ipynb")
     text = nbformat.writes(nb) + "\n"
-    if ipynb.exists() and ipynb.read_text(encoding="utf-8") == text:
-        return False
-    ipynb.write_text(text, encoding="utf-8")
-    return True
+    changed = not (ipynb.exists() and ipynb.read_text(encoding="utf-8") == text)
+    if changed:
+        ipynb.write_text(text, encoding="utf-8")
+    if md.is_relative_to(ROOT):
+        _save_stamp(md)
+    return changed
 
 
 def _cell_view(cell) -> dict:
@@ -140,16 +214,35 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", type=Path, help="chapter .md files (default: all)")
     parser.add_argument("--check", action="store_true", help="only report out-of-sync notebooks")
+    parser.add_argument("--changed", action="store_true",
+                        help="execute only chapters whose source or imported dlcode changed")
     args = parser.parse_args(argv)
     chapters = [p.resolve() for p in args.chapters] or notebook_chapters(ROOT)
+    known = set(notebook_chapters(ROOT))
+    for md in chapters:
+        if md not in known:
+            print(f"pair: {md} is not a chapter of this book (a .md notebook listed in _toc.yml "
+                  f"under {ROOT})", file=sys.stderr)
+            return 2
     if args.check:
         problems = [p for md in chapters for p in check(md)]
         print("\n".join(problems) or "all notebooks in sync")
         return 1 if problems else 0
+    stamps = _load_stamps() if args.changed else {}
+    status = 0
     for md in chapters:
-        changed = write(md)
-        print(f"{md.relative_to(ROOT)}: {'written' if changed else 'unchanged'}")
-    return 0
+        fresh = stamps.get(_name(md)) == stamp(md) and md.with_suffix(".ipynb").exists()
+        if args.changed and fresh:
+            print(f"{_name(md)}: up to date (source and imported dlcode unchanged)")
+            continue
+        try:
+            changed = write(md)
+        except ChapterError as exc:
+            print(f"pair error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{_name(md)}: {'written' if changed else 'unchanged'}")
+    return status
 
 
 if __name__ == "__main__":
