@@ -2,7 +2,9 @@
 #   make book   build the HTML book into _build/html (creates .venv the first time)
 #   make test   lint, unit tests, consistency tests, nbval on every chapter, the strict book build,
 #               and the browser check of every page (offline, headless Chromium)
-#   make sync   after editing a chapter: regenerate dlcode/ and the executed .ipynb files
+#   make sync   after editing a chapter: regenerate dlcode/ and the executed .ipynb files of the
+#               chapters that changed (make sync-all: every chapter)
+#   make chapter CH=book/NN-slug.md   the fast loop for one chapter (execute, check, build, browse)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +15,8 @@ export PYTHONHASHSEED := 0
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 
-.PHONY: book test lint pytest browser chromium seed-cache export notebooks sync lab freeze clean
+.PHONY: book test lint pytest browser chromium seed-cache export notebooks sync sync-all chapter lab \
+        freeze clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,10 +56,27 @@ test: lint chromium pytest seed-cache book browser
 export: $(STAMP)
 	$(PY) tools/export.py
 
+# Execute only the chapters whose source, or a dlcode module they import, changed since their
+# notebook was written (stamps in _build/pair-stamps.json); sync-all executes every chapter.
 notebooks: export
-	$(PY) tools/pair.py
+	$(PY) tools/pair.py --changed
 
 sync: notebooks
+
+sync-all: export
+	$(PY) tools/pair.py
+
+# The edit loop for one chapter: regenerate dlcode, execute the chapter, check its notebook and
+# page, rebuild the HTML from the execution cache and check the chapter's page in the browser.
+#   make chapter CH=book/03-knn.md
+chapter: export chromium
+	@test -n "$(CH)" || { echo "usage: make chapter CH=book/NN-slug.md"; exit 2; }
+	$(PY) tools/pair.py $(CH)
+	$(PY) tools/pair.py --check $(CH)
+	$(PY) tools/page_stats.py $(CH)
+	$(PY) tools/seed_cache.py >/dev/null
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going -q
+	$(PY) tools/browser_check.py $(patsubst %.md,%.html,$(CH))
 
 lab: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check jupyterlab
