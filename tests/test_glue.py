@@ -2,7 +2,8 @@
 
 nbval does not compare MyST-NB glue outputs (shared/TOOLCHAIN.md), so a glued number that is neither
 printed nor asserted could change without any test failing. This static check requires that every
-name the glued expression reads also appears in a ``print(...)`` or an ``assert`` of the same cell.
+name the glued expression reads also appears in a ``print(...)`` or an ``assert`` of the same cell
+(or of the cell just before it).
 """
 
 import ast
@@ -18,24 +19,40 @@ sys.path.insert(0, str(ROOT / "tools"))
 from export import notebook_chapters  # noqa: E402
 
 
-def unchecked_glues(source: str) -> list[str]:
-    """Glue calls of one cell whose value is neither printed nor asserted in that cell."""
-    tree = ast.parse(source)
+def _checked_names(tree) -> set[str]:
+    """Names read by the print() calls and asserts of a cell."""
     checked: set[str] = set()
-    glues = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Assert) or (
             isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"
         ):
             checked |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "glue":
-            glues.append(node)
+    return checked
+
+
+def unchecked_glues(source: str, previous: str = "") -> list[str]:
+    """Glue calls of a cell whose value is neither printed nor asserted there (or in the cell
+    just before it, for a cell that only glues what the previous one printed)."""
+    tree = ast.parse(source)
+    checked = _checked_names(tree) | _checked_names(ast.parse(previous))
+    loops = {}  # loop variable -> the names its iterable reads (for name, value in [...]: glue)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For):
+            reads = {n.id for n in ast.walk(node.iter) if isinstance(n, ast.Name)}
+            for target in ast.walk(node.target):
+                if isinstance(target, ast.Name):
+                    loops[target.id] = reads
     bad = []
-    for call in glues:
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "glue"):
+            continue
         if len(call.args) < 2:
             bad.append(ast.unparse(call))
             continue
-        names = {n.id for n in ast.walk(call.args[1]) if isinstance(n, ast.Name)}
+        names = set()
+        for n in ast.walk(call.args[1]):
+            if isinstance(n, ast.Name):
+                names |= loops.get(n.id, {n.id})
         if not names or not names <= checked:
             bad.append(ast.unparse(call))
     return bad
@@ -43,9 +60,9 @@ def unchecked_glues(source: str) -> list[str]:
 
 @pytest.mark.parametrize("md", notebook_chapters(ROOT), ids=lambda p: p.stem)
 def test_every_glued_value_is_printed_or_asserted(md):
-    nb = jupytext.read(md)
-    bad = [g for cell in nb.cells if cell.cell_type == "code" and "glue(" in cell.source
-           for g in unchecked_glues(cell.source)]
+    code = [c.source for c in jupytext.read(md).cells if c.cell_type == "code"]
+    bad = [g for k, src in enumerate(code) if "glue(" in src
+           for g in unchecked_glues(src, code[k - 1] if k else "")]
     assert not bad, f"{md.name}: glued but neither printed nor asserted: {bad}"
 
 
@@ -54,3 +71,6 @@ def test_the_glue_check_can_fail():
     assert unchecked_glues("glue('a', acc / n, display=False)\nassert acc > 0") == [
         "glue('a', acc / n, display=False)"]
     assert unchecked_glues("glue('a', 0.5, display=False)") == ["glue('a', 0.5, display=False)"]
+    loop = "for k, v in [('a', acc), ('b', err)]:\n    glue(k, v, display=False)"
+    assert unchecked_glues(loop, previous="print(acc, err)") == []
+    assert unchecked_glues(loop, previous="print(acc)") == ["glue(k, v, display=False)"]
