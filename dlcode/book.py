@@ -6,6 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 __all__ = [
     "add_to_class",
+    "glue",
 ]
 
 
@@ -29,3 +30,24 @@ def add_to_class(cls):
         return method
 
     return register
+
+
+def glue(name, value, display=False):
+    """Glue ``value`` under ``name`` for the prose (MyST-NB); by default not displayed.
+
+    Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
+
+    NumPy scalars are converted to Python numbers first: the ``{glue:text}``
+    role formats the stored text, which must read ``0.25``, not
+    ``np.float64(0.25)``. Print or assert the value too: nbval does not
+    compare glued outputs.
+
+    Parameters
+    ----------
+    name : str
+    value : int, float, str or NumPy scalar
+    display : bool
+    """
+    from myst_nb import glue as _glue
+
+    _glue(name, value.item() if hasattr(value, "item") else value, display=display)
