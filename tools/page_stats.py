@@ -1,7 +1,8 @@
 """What a chapter's page will show, measured from its source: the fast check before a build.
 
-For each chapter (``.md`` and its executed ``.ipynb``) it lists visible code and output lines wider
-than ``WIDTH`` characters (the reading column holds 88 at 1280 px, see ``_static/book.css``) and
+For each chapter (``.md`` and its executed ``.ipynb``) it lists code and output lines wider than
+``WIDTH`` characters (the reading column holds 88 at 1280 px, see ``_static/book.css``), also in
+folded cells and solutions, which the reader sees after one click, and
 estimates the share of visible code lines: code in cells that are not folded (``hide-input``,
 ``hide-cell``, ``remove-*``) and not inside a solution dropdown, against that plus the non-blank
 lines of prose and outputs. The browser check measures the real share on the rendered page; this
@@ -58,10 +59,14 @@ def stats(md: Path) -> dict:
         visible = not (tags & FOLDED) and not in_solution
         if visible:
             code += len(lines)
-            wide += [f"cell {k} code: {line}" for line in lines if len(line) > WIDTH]
-        if not (tags & NO_OUTPUT) and not in_solution:
+        # A folded cell or a solution is read once unfolded: its lines must fit the column too.
+        if not tags & {"remove-input", "remove-cell"}:
+            kind = "code" if visible else "folded code"
+            wide += [f"cell {k} {kind}: {line}" for line in lines if len(line) > WIDTH]
+        if not tags & {"remove-output", "remove-cell"}:
             out = _output_text(cell)
-            text += len(out)
+            if not (tags & NO_OUTPUT) and not in_solution:
+                text += len(out)
             wide += [f"cell {k} output: {line}" for line in out if len(line) > WIDTH]
     return {"wide": wide, "code": code, "text": text,
             "share": code / (code + text) if code + text else 0.0}
