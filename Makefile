@@ -5,6 +5,7 @@
 #   make sync   after editing a chapter: regenerate dlcode/ and the executed .ipynb files of the
 #               chapters that changed (make sync-all: every chapter)
 #   make chapter CH=book/NN-slug.md   the fast loop for one chapter (execute, check, build, browse)
+#   make pdf    the PDF edition in _build/pdf (installs Debian's TeX the first time), checked
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +17,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 
 .PHONY: book test lint pytest browser chromium seed-cache export notebooks sync sync-all chapter lab \
-        freeze clean
+        freeze clean tex pdf
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +53,23 @@ seed-cache: $(STAMP)
 	$(PY) tools/seed_cache.py
 
 test: lint chromium pytest seed-cache book browser
+
+# The PDF edition: Debian's TeX (installed once if missing, like chromium), Sphinx's LaTeX
+# builder reusing the execution cache, then tools/pdf.py patches, compiles and checks it.
+TEX_PACKAGES := texlive-latex-extra texlive-xetex latexmk texlive-fonts-recommended \
+                texlive-fonts-extra xindy fonts-freefont-otf poppler-utils
+tex:
+	@{ command -v xelatex && command -v latexmk && command -v pdftotext && kpsewhich bbm.sty; } \
+	  >/dev/null 2>&1 || { echo "installing Debian's TeX (about 0.8 GB)"; \
+	  apt-get install -y -q $(TEX_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q $(TEX_PACKAGES) >/dev/null; }; }
+
+pdf: $(STAMP) tex
+	@test -f _build/html/index.html || $(MAKE) book
+	$(PY) tools/seed_cache.py >/dev/null
+	$(VENV)/bin/jupyter-book build . --builder latex --keep-going -q
+	$(PY) tools/pdf.py build
+	$(PY) tools/pdf.py check
 
 export: $(STAMP)
 	$(PY) tools/export.py
