@@ -40,3 +40,19 @@ def test_the_static_check_sees_wide_code_and_skips_folded_cells(tmp_path):
     assert len(s["wide"]) == 2 and s["wide"][0].startswith("cell 1 code")
     assert s["wide"][1].startswith("cell 2 folded code")
     assert s["code"] == 1 and s["text"] == 1
+
+
+def test_solutions_are_folded_even_when_one_cell_ends_one_and_starts_the_next(tmp_path):
+    import nbformat
+
+    new = nbformat.v4
+    nb = new.new_notebook()
+    nb.cells = [new.new_markdown_cell("```{solution-start} ex-a\n```"),
+                new.new_code_cell("a = 1"),
+                new.new_markdown_cell("```{solution-end}\n```\n\nNext exercise.\n\n"
+                                      "```{solution-start} ex-b\n```"),
+                new.new_code_cell("b = 2"),
+                new.new_markdown_cell("```{solution-end}\n```"),
+                new.new_code_cell("c = 3")]
+    nbformat.write(nb, tmp_path / "ch.ipynb")
+    assert page_stats.stats(tmp_path / "ch.md")["code"] == 1  # only c = 3 is visible

@@ -49,8 +49,9 @@ def stats(md: Path) -> dict:
     for k, cell in enumerate(nb.cells):
         src = cell.source
         if cell.cell_type == "markdown":
-            in_solution = ("solution-end" not in src and "solution-start" in src) or (
-                in_solution and "solution-end" not in src)
+            start, end = src.rfind("solution-start"), src.rfind("solution-end")
+            if start != end:  # the later marker of the cell decides
+                in_solution = start > end
             text += sum(1 for line in src.splitlines() if line.strip()
                         and not line.startswith(("```", ":::", "(", ":")))
             continue
