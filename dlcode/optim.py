@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from dlcode.checks import is_int, is_real
 from dlcode.data import as_rng
 
 __all__ = [
@@ -39,54 +40,49 @@ def _new_config(config):
 
 
 def _check_arrays(w, dw):
-    """Validate parameters and gradient; return them as arrays (no copy when already arrays)."""
+    """Validate parameters and gradient; return them as arrays (no copy if they are)."""
     w, dw = np.asarray(w), np.asarray(dw)
     for name, arr in (("w", w), ("dw", dw)):
         if not np.issubdtype(arr.dtype, np.floating):
             raise ValueError(f"{name} must be a floating-point array, got dtype {arr.dtype}")
     if w.shape != dw.shape:
-        raise ValueError(f"w and dw must have the same shape, got w {w.shape} and dw {dw.shape}")
+        raise ValueError(f"w and dw must have the same shape, "
+                         f"got w {w.shape} and dw {dw.shape}")
     return w, dw
 
 
 def _check_positive(config, key):
     """Raise unless ``config[key]`` is a positive finite real number."""
     value = config[key]
-    if not (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-            and math.isfinite(value) and value > 0):
+    if not (is_real(value) and math.isfinite(value) and value > 0):
         raise ValueError(f"config[{key!r}] must be a positive finite number, got {value!r}")
 
+
+def _check_positive_int(value, name):
+    if not (is_int(value) and value >= 1):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+# --- from book/05-gradient-descent.md: Gradient descent ---
 
 def sgd(w, dw, config=None):
     """Gradient-descent update ``next_w = w - learning_rate * dw`` (plain SGD).
 
     Defined in :doc:`/book/05-gradient-descent` (Gradient descent).
 
-    The same rule serves full-batch gradient descent and stochastic
-    (minibatch) gradient descent: only where ``dw`` comes from differs.
-
     Parameters
     ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        Hyperparameters: ``learning_rate``, a positive finite number, default
-        ``1e-2``. The caller's dict is not modified; other keys are kept.
+    w, dw : ndarray of float, same shape
+        Parameters and the gradient of the loss; neither is modified.
+    config : dict or None
+        ``learning_rate`` (positive, default ``1e-2``); the caller's dict is copied.
 
     Returns
     -------
     next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
     config : dict
-        A new dict: a copy of ``config`` with the defaults filled in.
-
-    Raises
-    ------
-    ValueError
-        If ``w`` and ``dw`` are not floating-point arrays of the same shape,
-        ``config`` is not a dict, or the learning rate is not positive and finite.
+        A copy of ``config`` with the defaults filled in.
     """
     config = _new_config(config)
     config.setdefault("learning_rate", 1e-2)
@@ -96,12 +92,7 @@ def sgd(w, dw, config=None):
     return next_w, config
 
 
-def _check_positive_int(value, name):
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-            and value >= 1):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
+# --- from book/05-gradient-descent.md: Gradient descent ---
 
 def minibatch_indices(n, batch_size, seed=None, shuffle=True):
     """Minibatches of example indices for one epoch.
@@ -110,30 +101,19 @@ def minibatch_indices(n, batch_size, seed=None, shuffle=True):
 
     Parameters
     ----------
-    n : int
-        Number of examples, positive.
-    batch_size : int
-        Examples per minibatch, positive (larger than ``n`` gives one batch).
+    n, batch_size : int
+        Number of examples and examples per minibatch, both positive.
     seed : None, int or numpy.random.Generator
-        Randomness of the shuffle (unused without shuffling). Pass the same
-        ``Generator`` to successive calls to get a new order every epoch.
-    shuffle : bool, optional
-        Visit the examples in a random order (``rng.permutation(n)``) rather
-        than in the order ``0, 1, ..., n - 1``.
+        Randomness of the shuffle; pass one ``Generator`` to successive calls
+        to get a new order every epoch.
+    shuffle : bool
+        Visit the examples in a random order, not as ``0, 1, ..., n - 1``.
 
     Returns
     -------
     iterator of ndarray of int
-        ``ceil(n / batch_size)`` index arrays, of length ``batch_size`` except
-        possibly the last, that together contain every index of ``range(n)``
-        exactly once. With shuffling, each batch is a uniformly random subset
-        drawn without replacement.
-
-    Raises
-    ------
-    ValueError
-        If ``n`` or ``batch_size`` is not a positive integer or ``shuffle`` is
-        not a bool; raised by the call itself, before any batch is produced.
+        ``ceil(n / batch_size)`` index arrays that together contain every index
+        of ``range(n)`` exactly once (arguments are checked by the call itself).
     """
     n = _check_positive_int(n, "n")
     batch_size = _check_positive_int(batch_size, "batch_size")
