@@ -103,11 +103,10 @@ def minibatch_indices(n, batch_size, seed=None, shuffle=True):
     ----------
     n, batch_size : int
         Number of examples and examples per minibatch, both positive.
-    seed : None, int or numpy.random.Generator
-        Randomness of the shuffle; pass one ``Generator`` to successive calls
-        to get a new order every epoch.
+    seed : None, int or Generator
+        Randomness of the shuffle; one ``Generator`` gives a new order every epoch.
     shuffle : bool
-        Visit the examples in a random order, not as ``0, 1, ..., n - 1``.
+        Random order (default) or ``0, 1, ..., n - 1``.
 
     Returns
     -------
