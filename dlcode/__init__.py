@@ -17,7 +17,7 @@ Modules:
     model_selection: Model selection: k-fold cross-validation.
     models: Models: batch to class scores, or with labels to ``(loss, grads)``.
     nn: Fully connected networks: forward pass, parameter count, collapse of linear stacks.
-    optim: Update rules ``rule(w, dw, config=None) -> (next_w, config)`` and minibatch sampling.
+    optim: Update rules ``rule(w, dw, config=None) -> (next_w, config)``; minibatch sampling.
     plotting: Figure style shared by every chapter of the book.
     regression: Polynomial regression: features, least-squares fits and the mean squared error.
     regularization: Regularization: norm penalties, soft-thresholding and shifted images.

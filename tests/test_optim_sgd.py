@@ -148,13 +148,13 @@ def test_minibatch_positions_are_uniform():
 
 
 @pytest.mark.parametrize("n, batch_size, match", [
-    (0, 4, "n must be a positive integer"),
-    (-3, 4, "n must be a positive integer"),
-    (2.5, 4, "n must be a positive integer"),
-    (True, 4, "n must be a positive integer"),
-    (10, 0, "batch_size must be a positive integer"),
-    (10, 2.0, "batch_size must be a positive integer"),
-    (10, None, "batch_size must be a positive integer"),
+    (0, 4, r"n must be an integer in \[1, inf\], got 0"),
+    (-3, 4, r"n must be an integer in \[1, inf\]"),
+    (2.5, 4, "n must be an integer, got 2.5"),
+    (True, 4, "n must be an integer, got True"),
+    (10, 0, r"batch_size must be an integer in \[1, inf\]"),
+    (10, 2.0, "batch_size must be an integer"),
+    (10, None, "batch_size must be an integer"),
 ])
 def test_minibatch_indices_validates_eagerly(n, batch_size, match):
     with pytest.raises(ValueError, match=match):
@@ -162,8 +162,14 @@ def test_minibatch_indices_validates_eagerly(n, batch_size, match):
 
 
 def test_minibatch_indices_validates_shuffle():
-    with pytest.raises(ValueError, match="shuffle must be a bool"):
+    with pytest.raises(ValueError, match="shuffle must be True or False"):
         minibatch_indices(10, 2, shuffle="yes")
+
+
+@pytest.mark.parametrize("seed", ["x", 1.5, -1, [0]])
+def test_minibatch_indices_validates_the_seed(seed):
+    with pytest.raises(ValueError, match="^seed must be"):
+        minibatch_indices(10, 3, seed=seed)
 
 
 def test_minibatch_indices_accepts_numpy_integers():
