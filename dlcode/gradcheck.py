@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from dlcode.checks import float_array
+from dlcode.checks import ArgumentTypeError, check_real, float_array
 
 __all__ = [
     "numerical_gradient",
@@ -21,15 +21,18 @@ __all__ = [
 # --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
 def _check_point(x, h):
-    """Raise ValueError unless x is a writeable float array and h a positive step."""
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+    """Return h as a float; raise unless x is a writeable float64 array and h > 0.
+
+    float64 only: in float32 the perturbed entry x + h is rounded to about 7 digits,
+    so the difference quotient would measure the rounding, not the derivative.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         kind = getattr(x, "dtype", type(x).__name__)
-        raise ValueError("x must be a floating-point numpy array (perturbed in place), "
-                         f"got {kind}")
+        raise ArgumentTypeError("x must be a float64 numpy array (perturbed in place), "
+                                f"got {kind}; convert with np.asarray(x, np.float64)")
     if not x.flags.writeable:
         raise ValueError("x must be writeable: its entries are perturbed in place and restored")
-    if not (np.isscalar(h) and np.isfinite(h) and h > 0):
-        raise ValueError(f"h must be a positive finite step, got {h!r}")
+    return check_real(h, "h", 0, open_min=True)
 
 
 # --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
@@ -52,10 +55,17 @@ def numerical_gradient(f, x, h=1e-5):
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
-    ``x``: float array of any shape, perturbed in place one entry at a time and
-    restored. Returns the array ``(f(x + h e_i) - f(x - h e_i)) / (2 h)``.
+    Parameters
+    ----------
+    f : callable, ``f(x) -> float``.
+    x : ndarray of float64, any shape; perturbed in place entry by entry, restored.
+    h : float > 0, the step.
+
+    Returns
+    -------
+    ndarray, shape of ``x``: entries ``(f(x + h e_i) - f(x - h e_i)) / (2 h)``.
     """
-    _check_point(x, h)
+    h = _check_point(x, h)
     grad = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
         plus, minus = _evaluate_pair(f, x, idx, h)
@@ -73,10 +83,18 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
-    ``dout`` has the shape of ``f(x)``: the upstream gradient. Returns the gradient
-    of ``<dout, f(x)>``, shaped like ``x``.
+    Parameters
+    ----------
+    f : callable, ``f(x) -> ndarray`` of the shape of ``dout``.
+    x : ndarray of float64, any shape; perturbed in place entry by entry, restored.
+    dout : array_like, shape of ``f(x)``: the upstream gradient.
+    h : float > 0, the step.
+
+    Returns
+    -------
+    ndarray, shape of ``x``: the gradient of ``<dout, f(x)>``.
     """
-    _check_point(x, h)
+    h = _check_point(x, h)
     dout = np.asarray(dout, dtype=np.float64)
     grad = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
@@ -91,25 +109,20 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
 # --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
 def rel_error(a, b):
-    """Largest elementwise relative error between two arrays.
+    """Largest entrywise ``|a - b| / max(1e-8, |a| + |b|)``; 0 for empty arrays.
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
-    Parameters
-    ----------
-    a, b : array_like, same shape, finite entries.
-
-    Returns
-    -------
-    float: ``max |a - b| / max(1e-8, |a| + |b|)`` over entries (0 if empty).
+    ``a`` and ``b``: array_like of one shape, finite entries. Returns a float.
     """
     a, b = float_array(a, "a"), float_array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape}, {b.shape}")
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+    err = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    return float(np.max(err, initial=0.0))
 
+
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
 def assert_close(name, a, b, tol=1e-7):
     """Assert that ``rel_error(a, b) < tol`` and print the error's power of ten.
