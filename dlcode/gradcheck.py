@@ -35,8 +35,6 @@ def _check_point(x, h):
     return check_real(h, "h", 0, open_min=True)
 
 
-# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
-
 def _evaluate_pair(f, x, idx, h):
     """Return f(x + h e_idx) and f(x - h e_idx) as float arrays, restoring x[idx]."""
     old = x[idx]
@@ -49,6 +47,8 @@ def _evaluate_pair(f, x, idx, h):
         x[idx] = old
     return plus, minus
 
+
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
 def numerical_gradient(f, x, h=1e-5):
     """Central-difference gradient of a scalar function ``f`` at ``x``.
@@ -86,9 +86,8 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
     Parameters
     ----------
     f : callable, ``f(x) -> ndarray`` of the shape of ``dout``.
-    x : ndarray of float64, any shape; perturbed in place entry by entry, restored.
+    x, h : as in ``numerical_gradient``.
     dout : array_like, shape of ``f(x)``: the upstream gradient.
-    h : float > 0, the step.
 
     Returns
     -------
