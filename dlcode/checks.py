@@ -56,6 +56,8 @@ def is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
+
 def check_int(value, name, minimum=None, maximum=None):
     """Return ``value`` as an ``int`` if it is an integer in ``[minimum, maximum]``.
 
@@ -94,6 +96,8 @@ def check_real(value, name, minimum=None, maximum=None, *, open_min=False, open_
     return v
 
 
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
+
 def check_bool(value, name):
     """Return ``value`` as a ``bool`` if it is one (Python or NumPy).
 
@@ -127,7 +131,8 @@ def float_array(value, name, ndim=None):
 
     Raises an error naming the argument for complex, string or object input,
     for NaN or infinite entries, and when ``ndim`` is given and differs.
-    The caller's array is never modified (NumPy copies or views read-only).
+    The caller's array is never modified by dlcode: a float64 array may be
+    returned as is (the same object), any other input is converted to a new array.
     """
     x = np.asarray(value)
     if x.dtype.kind not in "biuf":

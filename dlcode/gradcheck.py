@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from dlcode.checks import ArgumentTypeError, check_real, float_array
+
 __all__ = [
     "numerical_gradient",
     "numerical_gradient_array",
@@ -19,13 +21,18 @@ __all__ = [
 # --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
 def _check_point(x, h):
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+    """Return h as a float; raise unless x is a writeable float64 array and h > 0.
+
+    float64 only: in float32 the perturbed entry x + h is rounded to about 7 digits,
+    so the difference quotient would measure the rounding, not the derivative.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         kind = getattr(x, "dtype", type(x).__name__)
-        raise ValueError(f"x must be a floating-point numpy array (perturbed in place), got {kind}")
+        raise ArgumentTypeError("x must be a float64 numpy array (perturbed in place), "
+                                f"got {kind}; convert with np.asarray(x, np.float64)")
     if not x.flags.writeable:
         raise ValueError("x must be writeable: its entries are perturbed in place and restored")
-    if not (np.isscalar(h) and np.isfinite(h) and h > 0):
-        raise ValueError(f"h must be a positive finite step, got {h!r}")
+    return check_real(h, "h", 0, open_min=True)
 
 
 def _evaluate_pair(f, x, idx, h):
@@ -41,146 +48,91 @@ def _evaluate_pair(f, x, idx, h):
     return plus, minus
 
 
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
+
 def numerical_gradient(f, x, h=1e-5):
-    """Central-difference gradient of a scalar function of an array.
+    """Central-difference gradient of a scalar function ``f`` at ``x``.
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
     Parameters
     ----------
-    f : callable
-        ``f(x)`` returns a scalar (a Python number or a 0-d array).
-    x : ndarray of float, any shape
-        The point. Entries are perturbed in place one at a time and restored
-        afterwards, also when ``f`` raises.
-    h : float, optional
-        Step, positive. The default is near the float64 optimum for functions
-        whose values and third derivatives are of order one.
+    f : callable, ``f(x) -> float``.
+    x : ndarray of float64, any shape; perturbed in place entry by entry, restored.
+    h : float > 0, the step.
 
     Returns
     -------
-    grad : ndarray, same shape as ``x``
-        ``grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2 h)``; error ``O(h^2)``.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a writeable float array, ``h`` is not positive, or
-        ``f`` does not return a scalar.
+    ndarray, shape of ``x``: entries ``(f(x + h e_i) - f(x - h e_i)) / (2 h)``.
     """
-    _check_point(x, h)
+    h = _check_point(x, h)
     grad = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
         plus, minus = _evaluate_pair(f, x, idx, h)
         if plus.ndim != 0:
-            raise ValueError(
-                f"f must return a scalar, but f(x) has shape {plus.shape}; "
-                "use numerical_gradient_array for array-valued f"
-            )
+            raise ValueError(f"f must return a scalar, but f(x) has shape "
+                             f"{plus.shape}; use numerical_gradient_array")
         grad[idx] = (plus - minus) / (2 * h)
     return grad
 
 
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
+
 def numerical_gradient_array(f, x, dout, h=1e-5):
-    """Central-difference vector-Jacobian product of an array-valued function.
+    """Central-difference vector-Jacobian product ``J^T dout`` of an array-valued ``f``.
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
     Parameters
     ----------
-    f : callable
-        ``f(x)`` returns an array of the same shape as ``dout``.
-    x : ndarray of float, shape (...)
-        The point, perturbed in place and restored as in ``numerical_gradient``.
-    dout : array_like, shape of ``f(x)``
-        Upstream gradient, the gradient of a loss with respect to ``f(x)``.
-    h : float, optional
-        Step, positive.
+    f : callable, ``f(x) -> ndarray`` of the shape of ``dout``.
+    x, h : as in ``numerical_gradient``.
+    dout : array_like, shape of ``f(x)``: the upstream gradient.
 
     Returns
     -------
-    grad : ndarray, same shape as ``x``
-        ``grad[i] = sum(dout * (f(x + h e_i) - f(x - h e_i))) / (2 h)``, the
-        gradient of ``<dout, f(x)>``, that is ``J^T dout``.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a writeable float array, ``h`` is not positive, or
-        ``dout`` and ``f(x)`` have different shapes.
+    ndarray, shape of ``x``: the gradient of ``<dout, f(x)>``.
     """
-    _check_point(x, h)
+    h = _check_point(x, h)
     dout = np.asarray(dout, dtype=np.float64)
     grad = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
         plus, minus = _evaluate_pair(f, x, idx, h)
         if plus.shape != dout.shape:
-            raise ValueError(
-                f"dout has shape {dout.shape} but f(x) has shape {plus.shape}; they must match"
-            )
+            raise ValueError(f"dout has shape {dout.shape} but f(x) has shape "
+                             f"{plus.shape}; they must match")
         grad[idx] = np.sum((plus - minus) * dout) / (2 * h)
     return grad
 
 
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
+
 def rel_error(a, b):
-    """Largest elementwise relative error between two arrays.
+    """Largest entrywise ``|a - b| / max(1e-8, |a| + |b|)``; 0 for empty arrays.
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
-    Parameters
-    ----------
-    a, b : array_like, same shape
-        Finite values, typically an analytic and a numerical gradient.
-
-    Returns
-    -------
-    float
-        ``max |a - b| / max(1e-8, |a| + |b|)`` over entries (0 for empty arrays).
-
-    Raises
-    ------
-    ValueError
-        If the shapes differ or an entry is NaN or infinite.
+    ``a`` and ``b``: array_like of one shape, finite entries. Returns a float.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a, b = float_array(a, "a"), float_array(b, "b")
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got a {a.shape} and b {b.shape}")
-    for name, arr in (("a", a), ("b", b)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite entries")
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+        raise ValueError(f"a and b must have the same shape, got {a.shape}, {b.shape}")
+    err = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    return float(np.max(err, initial=0.0))
 
+
+# --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
 def assert_close(name, a, b, tol=1e-7):
-    """Assert that two arrays agree to a relative error below ``tol`` and report it.
+    """Assert that ``rel_error(a, b) < tol`` and print the error's power of ten.
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
 
-    Prints ``name`` and the relative error rounded up to a power of ten, and
-    at least 1e-12, so that the printed line is reproducible across runs and
-    machines (rounding-level differences do not change it).
-
     Parameters
     ----------
-    name : str
-        What is being compared, for the printed line and the error message.
-    a, b : array_like, same shape
-        The two results.
-    tol : float, optional
-        Largest acceptable ``rel_error(a, b)``.
-
-    Returns
-    -------
-    None
-        Use ``rel_error`` for the value itself.
-
-    Raises
-    ------
-    AssertionError
-        If ``rel_error(a, b) >= tol``.
+    name : str, what is compared (printed, and named in the error).
+    a, b : array_like, same shape.
+    tol : float, the largest acceptable relative error.
     """
     err = rel_error(a, b)
     if not err < tol:
