@@ -41,7 +41,8 @@ def is_int(value):
     ----------
     value : object
     """
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    integral = isinstance(value, numbers.Integral)
+    return integral and not isinstance(value, bool | np.bool_)
 
 
 def is_real(value):
@@ -68,14 +69,16 @@ def check_int(value, name, minimum=None, maximum=None):
     """
     if not is_int(value):
         raise ArgumentTypeError(f"{name} must be an integer, got {value!r}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    low = minimum is not None and value < minimum
+    if low or (maximum is not None and value > maximum):
         lo = "-inf" if minimum is None else minimum
         hi = "inf" if maximum is None else maximum
         raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
     return int(value)
 
 
-def check_real(value, name, minimum=None, maximum=None, *, open_min=False, open_max=False):
+def check_real(value, name, minimum=None, maximum=None, *, open_min=False,
+               open_max=False):
     """Return ``value`` as a ``float`` if it is a finite real number in range.
 
     Defined in :doc:`/book/01-matrix-calculus` (Matrix calculus and gradient checking).
@@ -136,7 +139,8 @@ def float_array(value, name, ndim=None):
     """
     x = np.asarray(value)
     if x.dtype.kind not in "biuf":
-        raise ArgumentTypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
+        raise ArgumentTypeError(
+            f"{name} must be a real numeric array, got dtype {x.dtype}")
     x = x.astype(np.float64, copy=False)
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {x.shape}")

@@ -31,7 +31,8 @@ def _check_point(x, h):
         raise ArgumentTypeError("x must be a float64 numpy array (perturbed in place), "
                                 f"got {kind}; convert with np.asarray(x, np.float64)")
     if not x.flags.writeable:
-        raise ValueError("x must be writeable: its entries are perturbed in place and restored")
+        raise ValueError("x must be writeable: its entries are perturbed in place "
+                         "and restored")
     return check_real(h, "h", 0, open_min=True)
 
 

@@ -14,10 +14,11 @@ __all__ = [
 
 # --- from book/01-matrix-calculus.md: Matrix calculus and gradient checking ---
 
-# Okabe & Ito's colour-blind-safe palette (black omitted; it vanishes in the dark theme's legend),
-# ordered so that neighbours differ in lightness; each colour also has its own line style, so
-# that curves are told apart without colour (in print, or by a reader who sees no colour).
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+# Okabe & Ito's colour-blind-safe palette (black omitted: it vanishes in the dark
+# theme's legend), ordered so that neighbours differ in lightness. Each colour also has
+# its own line style, so that curves are told apart without colour.
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+             "#F0E442")
 LINE_STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)), (0, (1, 3)), (0, (8, 3)))
 
 

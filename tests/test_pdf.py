@@ -107,10 +107,17 @@ def test_numbers_are_compared_between_the_builds(tmp_path):
         "\\contentsline {chapter}{\\numberline {1}Matrix calculus}{3}{chapter.1}%\n"
         "\\contentsline {section}{\\numberline {1.3}Linear functions}{5}{section.1.3}%\n")
     aux = ("\\newlabel{book/01-mc:fig-steps}{{1.2}{7}}\n"
-           "\\newlabel{equation:book/01-mc:equation-eq-fd}{{1.4}{6}}\n")
+           "\\newlabel{equation:book/01-mc:eq-fd}{{1.4}{6}}\n")
     (latex / f"{pdf.NAME}.aux").write_text(aux)
     problems, compared = pdf.number_problems(html, latex)
     assert problems == [] and compared == 4
     (latex / f"{pdf.NAME}.aux").write_text(aux.replace("{{1.2}", "{{2.2}"))
     problems, _ = pdf.number_problems(html, latex)
     assert problems == ["figure:book/01-mc:fig-steps: HTML 1.2, PDF 2.2"]
+
+
+def test_a_reference_numbered_by_latex_gets_the_html_number():
+    tex = ("\\label{exercise:ex-a}\n(\\hyperref[\\detokenize{book/04-lc:ex-a}]"
+           "{Exercise \\ref{\\detokenize{book/04-lc:ex-a}}}).")
+    out, _ = pdf.renumber(tex, {"ex-a": ("Exercise", "4.7")})
+    assert out.endswith("(\\hyperref[exercise:ex-a]{Exercise 4.7}).")

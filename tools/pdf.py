@@ -77,6 +77,19 @@ def renumber(tex: str, numbers: dict[str, tuple[str, str]]) -> tuple[str, dict[s
         if kind != new_kind:
             raise PdfError(f"{label}: a {kind} in LaTeX but a {new_kind} in the HTML")
         mapping[f"{kind} {old}"] = f"{kind} {new}"
+    # A {ref}/{numref} to an exercise or a theorem points at "<doc>:<label>", which LaTeX does not
+    # define for these boxes (sphinx-exercise labels exercises "exercise:<label>"), and its
+    # number comes from \ref: link to the box's own label and write the HTML's number.
+    def direct(m):
+        label = m.group(1)
+        if label not in numbers:
+            return m.group(0)
+        kind, number = numbers[label]
+        target = f"exercise:{label}" if f"\\label{{exercise:{label}}}" in tex else m.group(2)
+        return f"\\hyperref[{target}]{{{kind} {number}}}"
+
+    tex = re.sub(r"\\hyperref\[(?:\\detokenize\{)?[^:{}\]]+:([^{}\]]+)\}?\]"
+                 r"\{\w+ \\ref\{(?:\\detokenize\{)?([^{}]+)\}?\}\}", direct, tex)
     if not mapping:
         return tex, mapping
     pattern = re.compile("|".join(re.escape(k) for k in sorted(mapping, key=len, reverse=True))
@@ -141,6 +154,10 @@ def build(latex_dir: Path = LATEX, html_dir: Path = HTML, out: Path = PDF) -> Pa
     if PATCHED not in tex:  # a rerun after a failed compile finds it patched already
         source.write_text(PATCHED + "\n" + patch(tex, html_numbers(html_dir)), encoding="utf-8")
     # Sphinx's Makefile runs latexmk with its latexmkrc (XeLaTeX, xindy for the index).
+    for stale in latex_dir.glob(f"{NAME}.*"):  # latexmk remembers the errors of earlier runs
+        if stale.suffix in (".aux", ".toc", ".out", ".idx", ".ind", ".ilg", ".fdb_latexmk", ".fls",
+                            ".log", ".xdv", ".pdf"):
+            stale.unlink()
     run = subprocess.run(["make", "all-pdf", "LATEXOPTS=-interaction=nonstopmode"],
                          cwd=latex_dir, capture_output=True, text=True)
     if run.returncode != 0 or not (latex_dir / f"{NAME}.pdf").exists():
@@ -208,7 +225,7 @@ def html_labels(html_dir: Path = HTML) -> dict[str, str]:
         for label, number in re.findall(
                 r'<div class="math notranslate nohighlight" id="([^"]+)">\s*<span class="eqno">'
                 r'\(([\d.]+)\)', text):
-            found[f"equation:{doc}:{label}"] = number
+            found[f"equation:{doc}:{label.removeprefix('equation-')}"] = number
     return found
 
 
