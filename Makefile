@@ -70,6 +70,9 @@ pdf: $(STAMP) tex
 	$(VENV)/bin/jupyter-book build . --builder latex --keep-going -q
 	$(PY) tools/pdf.py build
 	$(PY) tools/pdf.py check
+	@# Rebuild the HTML (cached) so that every page's download menu offers the PDF.
+	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpick --keep-going -q
+	$(PY) tools/browser_check.py book/intro.html
 
 export: $(STAMP)
 	$(PY) tools/export.py

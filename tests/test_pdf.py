@@ -31,7 +31,7 @@ Text.
 Proof. Easy.
 \end{sphinxadmonition}
 See {\hyperref[\detokenize{book/01-mc:thm-linear}]{\sphinxcrossref{Theorem 1.3.1}}} and
-Theorem 1.3.10 of elsewhere; the gradient of zᵀAx.
+Theorem 1.3.10 of elsewhere; the gradient of zᵀAx, \(\mathbf{\Sigma} \mathbf{x}\).
 \phantomsection \label{exercise:ex-ls}
 
 \begin{sphinxadmonition}{note}{Exercise 1.8.1 (Least squares)}
@@ -63,6 +63,7 @@ def test_patch_numbers_like_the_html():
     assert "{Solution to Exercise 1.1 (Least squares)}" in out
     assert "\\begin{sphinxadmonition}{note}{Proof}\n\\sphinxAtStartPar\nEasy." in out
     assert "z\\textsuperscript{T}Ax" in out and "zᵀ = 1" in out  # code keeps its characters
+    assert "\\(\\symbf{\\Sigma} \\mathbf{x}\\)" in out
 
 
 def test_patch_refuses_a_source_it_does_not_understand():

@@ -141,6 +141,9 @@ def _replace_glyphs(tex: str) -> str:
         elif not inside:
             for char, latex in GLYPHS.items():
                 line = line.replace(char, latex)
+            # unicode-math's \mathbf takes the text font's bold (FreeSerif Bold), which lacks
+            # the mathematical Greek letters; \symbf takes them from the math font.
+            line = re.sub(r"\\mathbf\{(\\[A-Za-z]+)\}", r"\\symbf{\1}", line)
         out.append(line)
     return "\n".join(out)
 
