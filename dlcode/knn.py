@@ -6,6 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 import numpy as np
 
+from dlcode.checks import is_int
 from dlcode.data import as_rng
 
 __all__ = [
@@ -19,10 +20,10 @@ __all__ = [
 # --- from book/03-knn.md: k-nearest neighbours ---
 
 METRICS = ("l1", "l2")
-# Pairs whose squared L2 distance is below this fraction of ||a||^2 + ||b||^2 (after centring)
-# are recomputed from a - b: for them the expansion a.a + b.b - 2 a.b loses too many digits.
+# Pairs with squared L2 distance below this fraction of ||a||^2 + ||b||^2 (after centring)
+# are recomputed from a - b: for them the expansion loses too many digits.
 _REFINE_BELOW = 1e-2
-# Largest temporary array of the chunked computations, in float64 elements (2 MiB, cache-sized).
+# Largest temporary array of the chunked computations, in float64 elements (2 MiB).
 _CHUNK = 2**18
 
 
@@ -34,11 +35,62 @@ def _check_metric(metric):
 def _as_matrix(name, X):
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (examples x features), got shape {X.shape}")
+        raise ValueError(
+            f"{name} must be a 2-D array (examples x features), got shape {X.shape}")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return X
 
+
+def _as_pair(A, B, metric):
+    """Checked float64 matrices A (q, n) and B (m, n) and a known metric."""
+    _check_metric(metric)
+    A, B = _as_matrix("A", A), _as_matrix("B", B)
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(
+            f"A and B must have the same number of features (columns), "
+            f"got A {A.shape} and B {B.shape}"
+        )
+    return A, B
+
+
+def _as_labels(labels):
+    labels = np.asarray(labels)
+    if (labels.ndim != 2 or labels.shape[1] < 1
+            or not np.issubdtype(labels.dtype, np.integer)):
+        raise ValueError(
+            f"labels must be a 2-D integer array with at least one column, "
+            f"got shape {labels.shape} and dtype {labels.dtype}"
+        )
+    return labels
+
+
+def _as_training_set(X, y):
+    X, y = _as_matrix("X", X), np.asarray(y)
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"X must hold at least one training example, got shape {X.shape}")
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"y must be a 1-D array of integer class labels, "
+            f"got shape {y.shape} and dtype {y.dtype}"
+        )
+    if len(y) != X.shape[0]:
+        raise ValueError(f"X and y must have the same number of examples, "
+                         f"got X {X.shape} and y {y.shape}")
+    return X, y
+
+
+def _check_k(k, m):
+    if not (is_int(k) and 1 <= k <= m):
+        raise ValueError(
+            f"k must be an integer with 1 <= k <= {m} (the number of training "
+            f"examples), got k = {k!r}"
+        )
+    return int(k)
+
+
+# --- from book/03-knn.md: k-nearest neighbours ---
 
 def _squared_l2(A, B):
     """Squared L2 distances by the expansion, with close pairs recomputed from a - b."""
@@ -49,9 +101,9 @@ def _squared_l2(A, B):
     d2 = scale - 2.0 * (Ac @ Bc.T)
     rows, cols = np.nonzero(d2 <= _REFINE_BELOW * scale)
     step = max(1, _CHUNK // A.shape[1])
-    for s in range(0, len(rows), step):  # chunks of close pairs (usually a single chunk)
+    for s in range(0, len(rows), step):  # chunks of close pairs (usually one)
         r, c = rows[s : s + step], cols[s : s + step]
-        diff = A[r] - B[c]  # the original rows: exact differences, as in the naive version
+        diff = A[r] - B[c]  # differences of the original rows
         d2[r, c] = np.einsum("ij,ij->i", diff, diff)
     return np.maximum(d2, 0.0, out=d2)
 
@@ -69,53 +121,16 @@ def _l1(A, B):
 
 
 def pairwise_distances(A, B, metric="l2"):
-    """All L1 or L2 distances between the rows of two matrices, without loops over pairs.
-
+    """All L1 or L2 distances ``D`` (q, m) between the rows of ``A`` (q, n) and
     Defined in :doc:`/book/03-knn` (k-nearest neighbours).
-
-    L2 uses the expansion ``||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b``, so that the
-    work is one matrix product ``A @ B.T``. Both sets are first shifted by the mean
-    of ``B`` (distances are translation invariant, and smaller norms mean less
-    cancellation); pairs whose squared distance is below ``1e-2 (||a||^2 + ||b||^2)``
-    are recomputed from ``a - b``, so identical rows are at distance exactly 0 and
-    every entry has a small relative error; the squares are clipped at 0 before
-    the square root. L1 broadcasts ``|a - b|`` over blocks of rows of ``A`` whose
-    temporary array stays within 2 MiB.
-
-    Parameters
-    ----------
-    A : array_like, shape (q, n)
-        Query points, one per row.
-    B : array_like, shape (m, n)
-        Reference (training) points, one per row.
-    metric : {"l2", "l1"}
-        Euclidean distance ``sqrt(sum((a - b)**2))`` or Manhattan distance ``sum(|a - b|)``.
-
-    Returns
-    -------
-    D : ndarray, shape (q, m)
-        ``D[i, j]`` is the distance between ``A[i]`` and ``B[j]``. As in SciPy, L2
-        distances below about 1e-154 underflow to 0 (their squares do).
-
-    Raises
-    ------
-    ValueError
-        If ``metric`` is unknown, an input is not a finite 2-D array, or the numbers
-        of columns differ.
-    """
-    _check_metric(metric)
-    A, B = _as_matrix("A", A), _as_matrix("B", B)
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(
-            f"A and B must have the same number of features (columns), "
-            f"got A {A.shape} and B {B.shape}"
-        )
+    ``B`` (m, n): ``D[i, j] = d(A[i], B[j])``, with ``metric`` "l2" or "l1"."""
+    A, B = _as_pair(A, B, metric)
     if A.shape[0] == 0 or B.shape[0] == 0:
         return np.zeros((A.shape[0], B.shape[0]))
-    if metric == "l1":
-        return _l1(A, B)
-    return np.sqrt(_squared_l2(A, B))
+    return _l1(A, B) if metric == "l1" else np.sqrt(_squared_l2(A, B))
 
+
+# --- from book/03-knn.md: k-nearest neighbours ---
 
 def pairwise_distances_naive(A, B, metric="l2"):
     """Two-loop version of ``pairwise_distances``: the reference for tests and timing.
@@ -132,19 +147,8 @@ def pairwise_distances_naive(A, B, metric="l2"):
     -------
     D : ndarray, shape (q, m)
         ``D[i, j]`` computed from the difference ``A[i] - B[j]``, one pair at a time.
-
-    Raises
-    ------
-    ValueError
-        As ``pairwise_distances``.
     """
-    _check_metric(metric)
-    A, B = _as_matrix("A", A), _as_matrix("B", B)
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(
-            f"A and B must have the same number of features (columns), "
-            f"got A {A.shape} and B {B.shape}"
-        )
+    A, B = _as_pair(A, B, metric)
     D = np.zeros((A.shape[0], B.shape[0]))
     for i in range(A.shape[0]):
         for j in range(B.shape[0]):
@@ -156,34 +160,10 @@ def pairwise_distances_naive(A, B, metric="l2"):
 # --- from book/03-knn.md: k-nearest neighbours ---
 
 def plurality_vote(labels, seed=None):
-    """The most frequent label of each row, ties broken uniformly at random.
-
+    """The most frequent label (q,) of each row of ``labels`` (q, k), ints; ties
     Defined in :doc:`/book/03-knn` (k-nearest neighbours).
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (q, k)
-        Row ``i`` holds the labels of the ``k`` voters for query ``i``.
-    seed : None, int or numpy.random.Generator
-        Randomness of the tie-breaking; the same seed gives the same winners.
-
-    Returns
-    -------
-    winners : ndarray of int, shape (q,)
-        For each row, a label with the largest count; when several labels share
-        the largest count, each of them wins with the same probability.
-
-    Raises
-    ------
-    ValueError
-        If ``labels`` is not a 2-D integer array with at least one column.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or labels.shape[1] < 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"labels must be a 2-D integer array with at least one column, "
-            f"got shape {labels.shape} and dtype {labels.dtype}"
-        )
+    broken uniformly at random, reproducibly for a given ``seed``."""
+    labels = _as_labels(labels)
     q, k = labels.shape
     if q == 0:
         return labels[:, 0].copy()
@@ -203,17 +183,7 @@ class KNearestNeighbor:
 
     Defined in :doc:`/book/03-knn` (k-nearest neighbours).
 
-    ``fit`` only stores the training set. ``predict`` finds the ``k`` training
-    points nearest to each query (equal distances are ordered by training index)
-    and returns the most frequent label among them, breaking ties between labels
-    uniformly at random.
-
-    Attributes
-    ----------
-    X_train : ndarray, shape (m, n)
-        The training inputs (a float64 copy); ``None`` before ``fit``.
-    y_train : ndarray of int, shape (m,)
-        The training labels (a copy); ``None`` before ``fit``.
+    After ``fit``, ``X_train`` (m, n) and ``y_train`` (m,) hold copies of the data.
     """
 
     def __init__(self):
@@ -221,41 +191,24 @@ class KNearestNeighbor:
         self.y_train = None
 
     def fit(self, X, y):
-        """Store the training set.
-
-        Parameters
-        ----------
-        X : array_like, shape (m, n)
-            Training inputs, finite, at least one row.
-        y : array_like of int, shape (m,)
-            Integer class labels.
-
-        Returns
-        -------
-        KNearestNeighbor
-            ``self``, so that ``KNearestNeighbor().fit(X, y).predict(Xq)`` works.
-
-        Raises
-        ------
-        ValueError
-            If ``X`` is not a finite 2-D array with at least one row, ``y`` is not
-            a 1-D integer array, or their lengths differ.
-        """
-        X = _as_matrix("X", X)
-        y = np.asarray(y)
-        if X.shape[0] == 0:
-            raise ValueError(f"X must hold at least one training example, got shape {X.shape}")
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(
-                f"y must be a 1-D array of integer class labels, "
-                f"got shape {y.shape} and dtype {y.dtype}"
-            )
-        if len(y) != X.shape[0]:
-            raise ValueError(
-                f"X and y must have the same number of examples, got X {X.shape} and y {y.shape}"
-            )
+        """Store the training set ``X`` (m, n), ``y`` (m,) of ints; return ``self``."""
+        X, y = _as_training_set(X, y)
         self.X_train, self.y_train = X.copy(), y.copy()
         return self
+
+    def kneighbors(self, X, k=1, metric="l2"):
+        """Distances (q, k), non-decreasing, and training indices (q, k) of the
+        ``k`` nearest training points of each query in ``X`` (q, n)."""
+        D = self.distances(X, metric)
+        k = _check_k(k, D.shape[1])
+        index = np.argsort(D, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(D, index, axis=1), index
+
+    def predict(self, X, k=1, metric="l2", seed=None):
+        """Labels (q,) of the queries ``X`` (q, n) by a plurality vote of their
+        ``k`` nearest training points; ``seed`` drives the tie-breaking."""
+        _, index = self.kneighbors(X, k, metric)
+        return plurality_vote(self.y_train[index], seed=seed)
 
     def _queries(self, X):
         if self.X_train is None:
@@ -269,105 +222,11 @@ class KNearestNeighbor:
         return X
 
     def distances(self, X, metric="l2"):
-        """Distances from each query to each training point, without Python loops.
-
-        Parameters
-        ----------
-        X : array_like, shape (q, n)
-            Query points.
-        metric : {"l2", "l1"}
-
-        Returns
-        -------
-        D : ndarray, shape (q, m)
-            ``D[i, j] = d(X[i], X_train[j])``, computed by ``pairwise_distances``.
-
-        Raises
-        ------
-        ValueError
-            If not fitted, ``metric`` is unknown, or ``X`` is not a finite 2-D array
-            with the training data's number of features.
-        """
+        """Distances (q, m) from each query in ``X`` (q, n) to each training point."""
         _check_metric(metric)
         return pairwise_distances(self._queries(X), self.X_train, metric)
 
     def distances_naive(self, X, metric="l2"):
-        """Same as ``distances``, with two Python loops (slow; for tests and timing).
-
-        Parameters
-        ----------
-        X : array_like, shape (q, n)
-        metric : {"l2", "l1"}
-
-        Returns
-        -------
-        D : ndarray, shape (q, m)
-
-        Raises
-        ------
-        ValueError
-            As ``distances``.
-        """
+        """Same as ``distances``, with two Python loops (slow; for tests and timing)."""
         _check_metric(metric)
         return pairwise_distances_naive(self._queries(X), self.X_train, metric)
-
-    def kneighbors(self, X, k=1, metric="l2"):
-        """The ``k`` nearest training points of each query.
-
-        Parameters
-        ----------
-        X : array_like, shape (q, n)
-        k : int
-            Number of neighbours, ``1 <= k <= m``.
-        metric : {"l2", "l1"}
-
-        Returns
-        -------
-        dist : ndarray, shape (q, k)
-            Distances to the neighbours, non-decreasing along each row.
-        index : ndarray of int, shape (q, k)
-            Their rows in ``X_train``; equal distances are ordered by training index.
-
-        Raises
-        ------
-        ValueError
-            If not fitted, ``k`` is not an integer in ``[1, m]``, ``metric`` is
-            unknown, or ``X`` has the wrong shape.
-        """
-        _check_metric(metric)
-        X = self._queries(X)
-        m = self.X_train.shape[0]
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= m:
-            raise ValueError(
-                f"k must be an integer with 1 <= k <= {m} (the number of training "
-                f"examples), got k = {k!r}"
-            )
-        D = pairwise_distances(X, self.X_train, metric)
-        index = np.argsort(D, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(D, index, axis=1), index
-
-    def predict(self, X, k=1, metric="l2", seed=None):
-        """Predict labels by a plurality vote of the ``k`` nearest training points.
-
-        Parameters
-        ----------
-        X : array_like, shape (q, n)
-            Query points.
-        k : int
-            Number of neighbours, ``1 <= k <= m``.
-        metric : {"l2", "l1"}
-        seed : None, int or numpy.random.Generator
-            Randomness of the tie-breaking between equally frequent labels.
-
-        Returns
-        -------
-        ndarray of int, shape (q,)
-            The predicted labels.
-
-        Raises
-        ------
-        ValueError
-            As ``kneighbors``.
-        """
-        _, index = self.kneighbors(X, k, metric)
-        return plurality_vote(self.y_train[index], seed=seed)
