@@ -49,9 +49,10 @@ def unchecked_glues(source: str, previous: str = "") -> list[str]:
         if len(call.args) < 2:
             bad.append(ast.unparse(call))
             continue
+        called = {id(c.func) for c in ast.walk(call.args[1]) if isinstance(c, ast.Call)}
         names = set()
         for n in ast.walk(call.args[1]):
-            if isinstance(n, ast.Name):
+            if isinstance(n, ast.Name) and id(n) not in called:  # float(x) reads x, not float
                 names |= loops.get(n.id, {n.id})
         if not names or not names <= checked:
             bad.append(ast.unparse(call))
@@ -71,6 +72,7 @@ def test_the_glue_check_can_fail():
     assert unchecked_glues("glue('a', acc / n, display=False)\nassert acc > 0") == [
         "glue('a', acc / n, display=False)"]
     assert unchecked_glues("glue('a', 0.5, display=False)") == ["glue('a', 0.5, display=False)"]
+    assert unchecked_glues("glue('a', float(acc))\nprint(acc)") == []
     loop = "for k, v in [('a', acc), ('b', err)]:\n    glue(k, v, display=False)"
     assert unchecked_glues(loop, previous="print(acc, err)") == []
     assert unchecked_glues(loop, previous="print(acc)") == ["glue(k, v, display=False)"]
