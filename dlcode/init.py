@@ -34,7 +34,8 @@ def xavier_normal(n_in, n_out, rng=None):
     ndarray of float64, shape (n_in, n_out)
         In the layout of ``affine_forward`` (``x @ w``).
     """
-    n_in, n_out = check_int(n_in, "n_in", minimum=1), check_int(n_out, "n_out", minimum=1)
+    n_in = check_int(n_in, "n_in", minimum=1)
+    n_out = check_int(n_out, "n_out", minimum=1)
     std = np.sqrt(2.0 / (n_in + n_out))
     return std * check_seed(rng, "rng").standard_normal((n_in, n_out))
 
@@ -46,7 +47,8 @@ def xavier_uniform(n_in, n_out, rng=None):
 
     Parameters and return value as for :func:`xavier_normal`.
     """
-    n_in, n_out = check_int(n_in, "n_in", minimum=1), check_int(n_out, "n_out", minimum=1)
+    n_in = check_int(n_in, "n_in", minimum=1)
+    n_out = check_int(n_out, "n_out", minimum=1)
     bound = np.sqrt(6.0 / (n_in + n_out))
     return check_seed(rng, "rng").uniform(-bound, bound, size=(n_in, n_out))
 
@@ -61,5 +63,6 @@ def he_normal(n_in, n_out, rng=None):
     Parameters and return value as for :func:`xavier_normal`; the variance
     depends on ``n_in`` only.
     """
-    n_in, n_out = check_int(n_in, "n_in", minimum=1), check_int(n_out, "n_out", minimum=1)
+    n_in = check_int(n_in, "n_in", minimum=1)
+    n_out = check_int(n_out, "n_out", minimum=1)
     return np.sqrt(2.0 / n_in) * check_seed(rng, "rng").standard_normal((n_in, n_out))
