@@ -22,17 +22,9 @@ def xavier_normal(n_in, n_out, rng=None):
 
     Defined in :doc:`/book/08-initialization` (Initialization).
 
-    Parameters
-    ----------
-    n_in, n_out : int
-        Fan-in and fan-out of the layer: its numbers of inputs and of units.
-    rng : None, int or numpy.random.Generator, optional
-        Seed or generator of the draw; a generator is used (and advanced) as is.
-
-    Returns
-    -------
-    ndarray of float64, shape (n_in, n_out)
-        In the layout of ``affine_forward`` (``x @ w``).
+    ``n_in``, ``n_out``: fan-in and fan-out (numbers of inputs and of units);
+    ``rng``: None, a seed or a generator (used and advanced as is). Returns a
+    float64 array of shape (n_in, n_out), the layout of ``affine_forward``.
     """
     n_in = check_int(n_in, "n_in", minimum=1)
     n_out = check_int(n_out, "n_out", minimum=1)
