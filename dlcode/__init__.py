@@ -9,7 +9,7 @@ Modules:
     data: Data sets of the book: generated from a seed or shipped with installed packages.
     ensembles: Bootstrap samples, bagging, and combining the predictions of ensemble members.
     gradcheck: Finite-difference gradient checking, the book's test of every analytic gradient.
-    init: Weight initialization: Xavier (normal, uniform) and He schemes as (n_in, n_out) arrays.
+    init: Weight initialization: Xavier (normal, uniform) and He, as (n_in, n_out) arrays.
     knn: k-nearest-neighbour classification: L1 and L2 distances and the plurality vote.
     layers: Layers as pairs ``name_forward(...) -> (out, cache)``, ``name_backward(dout, cache)``.
     linear: Linear classifiers: scores, the regularized softmax loss and minibatch gradient descent.

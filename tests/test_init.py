@@ -184,14 +184,14 @@ def test_he_keeps_relu_pre_activation_variance():
 @pytest.mark.parametrize("fn", SCHEMES)
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "3", True, None, np.float64(3.0), np.bool_(True)])
 def test_invalid_sizes(fn, bad):
-    with pytest.raises(ValueError, match=r"n_in must be a positive integer, got"):
+    with pytest.raises(ValueError, match=r"n_in must be an integer"):
         fn(bad, 4)
-    with pytest.raises(ValueError, match=r"n_out must be a positive integer, got"):
+    with pytest.raises(ValueError, match=r"n_out must be an integer"):
         fn(4, bad)
 
 
 @pytest.mark.parametrize("fn", SCHEMES)
 @pytest.mark.parametrize("bad", ["seed", -1, 1.5, True, np.random.RandomState(0)])
 def test_invalid_rng(fn, bad):
-    with pytest.raises(ValueError, match="rng must be None, a non-negative integer seed or a"):
+    with pytest.raises(ValueError, match="rng must be an integer"):
         fn(3, 4, rng=bad)
