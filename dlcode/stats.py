@@ -51,7 +51,7 @@ def _sample(values, name):
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean, standard deviation and 95% interval of the mean of ``n`` values.
+    """Mean, standard deviation and 95% interval ``[lo, hi]`` of the mean of n values.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
@@ -69,14 +69,11 @@ class Summary:
 
 
 def summarize(values):
-    """Summary (mean, std, 95% t-interval of the mean) of a 1-D sample.
+    """Summary of a sample: mean, std and the 95% t-interval of the mean.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    values : array_like, shape (S,)
-        One result per seed (or per fold); at least 2.
+    ``values``: shape (S,), one result per seed (or per fold), ``S >= 2``.
     """
     x = _sample(values, "values")
     m, s = x.mean(), x.std(ddof=1)
@@ -85,62 +82,40 @@ def summarize(values):
 
 
 def compare(a, b):
-    """Paired comparison of two settings run on the same seeds.
+    """Summary of the paired differences ``a - b`` of two settings on the same seeds.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    a, b : array_like, shape (S,)
-        Results of setting A and setting B, entry s from seed s.
-
-    Returns
-    -------
-    Summary
-        Of the paired differences ``a - b``: A beats B beyond the noise when
-        ``lo > 0``, B beats A when ``hi < 0``; otherwise it is within the noise.
+    ``a``, ``b``: shape (S,), entry s from seed s. A beats B beyond the noise when
+    ``lo > 0``, B beats A when ``hi < 0``; otherwise the difference is within the noise.
     """
     a, b = _sample(a, "a"), _sample(b, "b")
     if a.shape != b.shape:
-        raise ValueError(f"a and b must pair up seed by seed, got {a.size} and {b.size}")
+        raise ValueError(
+            f"a and b must pair up seed by seed, got {a.size} and {b.size}")
     return summarize(a - b)
 
 
 def repeat(experiment, seeds=5):
-    """Run ``experiment(seed)`` for each seed and stack the results.
+    """Stack ``experiment(seed)`` (a float or an array) over the seeds: shape (S, ...).
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    experiment : callable
-        ``experiment(seed) -> float or array``, deterministic given the seed.
-    seeds : int or sequence of int
-        An int ``S`` means seeds ``0, ..., S-1``.
-
-    Returns
-    -------
-    ndarray, shape (S, ...)
+    ``seeds``: a sequence of ints, or an int ``S`` meaning ``0, ..., S-1``.
     """
     if not callable(experiment):
         raise ArgumentTypeError(f"experiment must be callable, got {experiment!r}")
-    seeds = range(check_int(seeds, "seeds", minimum=2)) if np.ndim(seeds) == 0 else seeds
+    if np.ndim(seeds) == 0:
+        seeds = range(check_int(seeds, "seeds", minimum=2))
     return np.array([experiment(int(s)) for s in seeds], dtype=float)
 
 
 def wilson_interval(successes, trials, z=1.96):
-    """Wilson score interval of a binomial proportion (95% for ``z = 1.96``).
+    """Wilson interval (eq-wilson) of ``successes`` out of ``trials``: ``(lo, hi)``.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    successes, trials : int
-        ``0 <= successes <= trials``, ``trials >= 1``.
-
-    Returns
-    -------
-    (float, float)
+    ``0 <= successes <= trials``, ``trials >= 1``; 95% for ``z = 1.96``.
     """
     n = check_int(trials, "trials", minimum=1)
     k = check_int(successes, "successes", minimum=0, maximum=n)
