@@ -43,6 +43,8 @@ def kfold_indices(n, k, shuffle=False, seed=None):
     return folds
 
 
+# --- from book/02-generalization.md: Generalization and model selection ---
+
 def cross_val_score(score, X, y, k=5, shuffle=True, seed=0):
     """The ``k`` fold losses ``L_j`` of a learning procedure; their mean is CV_k.
 

@@ -82,8 +82,7 @@ def polynomial_features(x, degree):
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Highest power first, as in ``np.vander`` and ``np.polyfit``
-    (scikit-learn's ``PolynomialFeatures`` uses the reverse order).
+    Highest power first, as ``np.vander`` (scikit-learn's order is the reverse).
     """
     return np.vander(_real_array("x", x, (1,)), _check_degree(degree) + 1)
 

@@ -81,6 +81,8 @@ def summarize(values):
     return Summary(float(m), float(s), x.size, float(m - half), float(m + half))
 
 
+# --- from book/02-generalization.md: Generalization and model selection ---
+
 def compare(a, b):
     """Summary of the paired differences ``a - b`` of two settings on the same seeds.
 
@@ -109,6 +111,8 @@ def repeat(experiment, seeds=5):
         seeds = range(check_int(seeds, "seeds", minimum=2))
     return np.array([experiment(int(s)) for s in seeds], dtype=float)
 
+
+# --- from book/02-generalization.md: Generalization and model selection ---
 
 def wilson_interval(successes, trials, z=1.96):
     """Wilson interval (eq-wilson) of ``successes`` out of ``trials``: ``(lo, hi)``.
