@@ -78,8 +78,10 @@ def stratified_split(y, fractions, seed=None):
     fractions = np.asarray(fractions, dtype=float)
     if y.ndim != 1:
         raise ValueError(f"y must be one-dimensional, got shape {y.shape}")
-    if fractions.ndim != 1 or np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1):
-        raise ValueError(f"fractions must be positive and sum to 1, got {fractions.tolist()}")
+    if (fractions.ndim != 1 or np.any(fractions <= 0)
+            or not np.isclose(fractions.sum(), 1)):
+        raise ValueError(
+            f"fractions must be positive and sum to 1, got {fractions.tolist()}")
     rng = as_rng(seed)
     cut_points = np.cumsum(fractions)[:-1]
     parts = [[] for _ in fractions]

@@ -21,10 +21,12 @@ def _real_array(name, a, ndims):
     a = np.asarray(a)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer)
                                or np.issubdtype(a.dtype, np.floating)):
-        raise ValueError(f"{name} must be an array of real numbers, got dtype {a.dtype}")
+        raise ValueError(
+            f"{name} must be an array of real numbers, got dtype {a.dtype}")
     if a.ndim not in ndims:
         allowed = " or ".join(str(n) for n in ndims)
-        raise ValueError(f"{name} must have {allowed} dimension(s), got shape {a.shape}")
+        raise ValueError(
+            f"{name} must have {allowed} dimension(s), got shape {a.shape}")
     a = a.astype(np.float64)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN or infinite entries")
@@ -32,7 +34,8 @@ def _real_array(name, a, ndims):
 
 
 def _check_degree(degree):
-    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
+    if (isinstance(degree, bool) or not isinstance(degree, int | np.integer)
+            or degree < 0):
         raise ValueError(f"degree must be a non-negative integer, got {degree!r}")
     return int(degree)
 
@@ -41,13 +44,14 @@ def _check_least_squares(X, y, reg):
     X = _real_array("X", X, (2,))
     y = _real_array("y", y, (1, 2))
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
-    if y.shape[0] != X.shape[0]:
         raise ValueError(
-            f"X and y must have the same number of rows, got X {X.shape} and y {y.shape}"
-        )
-    if isinstance(reg, bool) or not isinstance(reg, int | float | np.integer | np.floating) \
-            or not np.isfinite(reg) or reg < 0:
+            f"X must have at least one row and one column, got shape {X.shape}")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, "
+                         f"got X {X.shape} and y {y.shape}")
+    real = int | float | np.integer | np.floating
+    if (isinstance(reg, bool) or not isinstance(reg, real)
+            or not np.isfinite(reg) or reg < 0):
         raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
     return X, y, float(reg)
 

@@ -29,7 +29,7 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
 
 
 def t975(df):
-    """Two-sided 95% quantile ``t_{0.975}`` of Student's t with ``df`` degrees of freedom.
+    """Two-sided 95% quantile ``t_{0.975}`` of Student's t, ``df`` degrees of freedom.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
