@@ -16,43 +16,42 @@ __all__ = [
 
 # --- from book/02-generalization.md: Generalization and model selection ---
 
-def kfold_indices(n, k, shuffle=False, seed=None):
-    """Split ``range(n)`` into ``k`` folds, ``2 <= k <= n``, for cross-validation.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Returns ``k`` pairs ``(train_idx, val_idx)``: the validation folds partition
-    ``range(n)`` (contiguous unless ``shuffle``; the first ``n % k`` have one extra
-    example, scikit-learn's ``KFold`` layout); ``train_idx`` is the sorted complement.
-    """
+def _check_n_k(n, k):
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if int(k) != k or not 2 <= k <= n:
         raise ValueError(f"k must be an integer with 2 <= k <= n = {n}, got k = {k!r}")
-    n, k = int(n), int(k)
+    return int(n), int(k)
+
+
+# --- from book/02-generalization.md: Generalization and model selection ---
+
+def kfold_indices(n, k, shuffle=False, seed=None):
+    """Split ``range(n)`` into ``k`` folds, ``2 <= k <= n``: ``k`` pairs (train, val).
+
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+
+    The validation folds partition ``range(n)``, contiguous unless ``shuffle``, the
+    first ``n % k`` one longer (as ``KFold``); ``train`` is the sorted complement.
+    """
+    n, k = _check_n_k(n, k)
     order = as_rng(seed).permutation(n) if shuffle else np.arange(n)
     sizes = np.full(k, n // k)
     sizes[: n % k] += 1
     bounds = np.concatenate([[0], np.cumsum(sizes)])
-    folds = []
-    for i in range(k):
-        val = order[bounds[i] : bounds[i + 1]]
-        mask = np.ones(n, dtype=bool)
-        mask[val] = False
-        folds.append((np.flatnonzero(mask), val))
-    return folds
+    vals = [order[bounds[i] : bounds[i + 1]] for i in range(k)]
+    return [(np.setdiff1d(np.arange(n), val), val) for val in vals]
 
 
 # --- from book/02-generalization.md: Generalization and model selection ---
 
 def cross_val_score(score, X, y, k=5, shuffle=True, seed=0):
-    """The ``k`` fold losses ``L_j`` of a learning procedure; their mean is CV_k.
+    """The ``k`` fold losses ``L_j`` (shape (k,)) of a learning procedure; mean: CV_k.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
     ``score(X_train, y_train, X_val, y_val) -> float`` fits on the training part and
-    scores the validation part. ``X``: (N, ...), ``y``: (N,). The folds are those of
-    ``kfold_indices(N, k, shuffle, seed)``. Returns an array of shape (k,).
+    scores the validation part; ``X``: (N, ...), ``y``: (N,); ``kfold_indices`` folds.
     """
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):

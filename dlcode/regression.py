@@ -7,9 +7,9 @@ Do not edit: change the chapter and run ``make sync``.
 import numpy as np
 
 __all__ = [
+    "mean_squared_error",
     "polynomial_features",
     "fit_least_squares",
-    "mean_squared_error",
     "fit_predict_polynomial",
 ]
 
@@ -79,14 +79,19 @@ def _check_training_pair(x_train, y_train, x_eval):
     return x_train, y_train, x_eval
 
 
+def mean_squared_error(y_true, y_pred):
+    """``mean((y_true - y_pred)**2)`` over all entries; equal shapes (no broadcasting).
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+    """
+    y_true, y_pred = _check_same_shape(y_true, y_pred)
+    return float(np.mean((y_true - y_pred) ** 2))
+
+
 # --- from book/02-generalization.md: Generalization and model selection ---
 
 def polynomial_features(x, degree):
     """Features ``[x**d, ..., x, 1]`` of inputs ``x`` of shape (N,): shape (N, d + 1).
-
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Highest power first, as ``np.vander`` (scikit-learn's order is the reverse).
     """
     return np.vander(_real_array("x", x, (1,)), _check_degree(degree) + 1)
 
@@ -96,9 +101,8 @@ def fit_least_squares(X, y, reg=0.0):
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    ``X``: (N, P); ``y``: (N,) or (N, K); ``reg >= 0`` penalises every coefficient.
-    Returns shape (P,) or (P, K): when ``reg = 0`` and the columns of ``X`` are
-    dependent, the minimiser of smallest norm, ``pinv(X) @ y``.
+    ``X``: (N, P); ``y``: (N,) or (N, K). Returns (P,) or (P, K); the minimiser of
+    smallest norm, ``pinv(X) @ y``, when ``reg = 0`` and the columns are dependent.
     """
     X, y, reg = _check_least_squares(X, y, reg)
     if reg > 0:  # the augmented system [X; sqrt(reg) I] a = [y; 0]
@@ -109,28 +113,12 @@ def fit_least_squares(X, y, reg=0.0):
     return coef
 
 
-def mean_squared_error(y_true, y_pred):
-    """``mean((y_true - y_pred)**2)`` over all entries, as a float.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    The shapes must be equal: no broadcasting, so that an (N,) versus (N, 1)
-    mix-up raises instead of silently averaging an (N, N) array.
-    """
-    y_true, y_pred = _check_same_shape(y_true, y_pred)
-    return float(np.mean((y_true - y_pred) ** 2))
-
-
 # --- from book/02-generalization.md: Generalization and model selection ---
 
 def fit_predict_polynomial(x_train, y_train, x_eval, degree, reg=0.0):
-    """Least-squares polynomial of degree ``degree``, fitted in the scaled input.
-
+    """Predictions (M,) at ``x_eval`` (M,) of the least-squares polynomial fitted to
+    ``x_train, y_train`` (N,) in the input scaled by (eq-scaled-input); ``reg``: ridge.
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    The affine map that sends the training inputs onto [-1, 1] is applied to
-    ``x_train`` and ``x_eval`` (shapes (N,) and (M,)); ``reg`` penalises the
-    coefficients in that scaled variable. Returns the predictions, shape (M,).
     """
     x_train, y_train, x_eval = _check_training_pair(x_train, y_train, x_eval)
     lo, hi = x_train.min(), x_train.max()

@@ -13,9 +13,9 @@ from dlcode.checks import ArgumentTypeError, check_int, float_array
 __all__ = [
     "t975",
     "Summary",
+    "repeat",
     "summarize",
     "compare",
-    "repeat",
     "wilson_interval",
 ]
 
@@ -47,8 +47,6 @@ def _sample(values, name):
     return x
 
 
-# --- from book/02-generalization.md: Generalization and model selection ---
-
 @dataclass(frozen=True)
 class Summary:
     """Mean, standard deviation and 95% interval ``[lo, hi]`` of the mean of n values.
@@ -68,6 +66,22 @@ class Summary:
         return f"{self.mean:{spec or '.3g'}} ± {self.std:{spec or '.3g'}}"
 
 
+def repeat(experiment, seeds=5):
+    """Stack ``experiment(seed)`` (a float or an array) over the seeds: shape (S, ...).
+
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+
+    ``seeds``: a sequence of ints, or an int ``S`` meaning ``0, ..., S-1``.
+    """
+    if not callable(experiment):
+        raise ArgumentTypeError(f"experiment must be callable, got {experiment!r}")
+    if np.ndim(seeds) == 0:
+        seeds = range(check_int(seeds, "seeds", minimum=2))
+    return np.array([experiment(int(s)) for s in seeds], dtype=float)
+
+
+# --- from book/02-generalization.md: Generalization and model selection ---
+
 def summarize(values):
     """Summary of a sample: mean, std and the 95% t-interval of the mean.
 
@@ -84,32 +98,16 @@ def summarize(values):
 # --- from book/02-generalization.md: Generalization and model selection ---
 
 def compare(a, b):
-    """Summary of the paired differences ``a - b`` of two settings on the same seeds.
+    """Summary of the paired differences ``a - b``, shapes (S,), entry s from seed s.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    ``a``, ``b``: shape (S,), entry s from seed s. A beats B beyond the noise when
-    ``lo > 0``, B beats A when ``hi < 0``; otherwise the difference is within the noise.
+    A beats B beyond the noise when ``lo > 0``, B beats A when ``hi < 0``.
     """
     a, b = _sample(a, "a"), _sample(b, "b")
     if a.shape != b.shape:
-        raise ValueError(
-            f"a and b must pair up seed by seed, got {a.size} and {b.size}")
+        raise ValueError(f"a and b must pair up seed by seed: {a.size}, {b.size}")
     return summarize(a - b)
-
-
-def repeat(experiment, seeds=5):
-    """Stack ``experiment(seed)`` (a float or an array) over the seeds: shape (S, ...).
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    ``seeds``: a sequence of ints, or an int ``S`` meaning ``0, ..., S-1``.
-    """
-    if not callable(experiment):
-        raise ArgumentTypeError(f"experiment must be callable, got {experiment!r}")
-    if np.ndim(seeds) == 0:
-        seeds = range(check_int(seeds, "seeds", minimum=2))
-    return np.array([experiment(int(s)) for s in seeds], dtype=float)
 
 
 # --- from book/02-generalization.md: Generalization and model selection ---
