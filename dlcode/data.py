@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from dlcode.checks import check_int, check_real
+
 __all__ = [
     "as_rng",
+    "make_noisy_sine",
     "stratified_split",
     "load_digits",
-    "make_noisy_sine",
     "load_cifar10",
     "make_xor",
     "make_spirals",
@@ -26,24 +28,32 @@ __all__ = [
 # --- from book/02-generalization.md: Generalization and model selection ---
 
 def as_rng(seed=None):
-    """Return a ``numpy.random.Generator`` for ``seed``.
+    """A ``numpy.random.Generator``: ``seed`` itself if it is one, else seeded by it.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    seed : None, int or numpy.random.Generator
-        A generator is returned unchanged (so callers can share one stream);
-        anything else seeds a new one.
-
-    Returns
-    -------
-    numpy.random.Generator
+    Passing one generator to several functions lets them share one random stream.
     """
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
 
+
+def make_noisy_sine(n, noise=0.3, seed=None):
+    """``n`` noisy samples ``y = sin(2 pi x) + noise * N(0, 1)`` with ``x ~ U[0, 1]``.
+
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+
+    Returns ``x, y``, both of shape (n,). The inputs are drawn first, then the noise.
+    """
+    n = check_int(n, "n", minimum=1)
+    noise = check_real(noise, "noise", minimum=0)
+    rng = as_rng(seed)
+    x = rng.uniform(0.0, 1.0, size=n)
+    return x, np.sin(2 * np.pi * x) + noise * rng.normal(size=n)
+
+
+# --- from book/02-generalization.md: Generalization and model selection ---
 
 def stratified_split(y, fractions, seed=None):
     """Split example indices into disjoint parts with the class proportions of ``y``.
@@ -57,25 +67,21 @@ def stratified_split(y, fractions, seed=None):
     fractions : sequence of float
         Positive fractions of the parts, summing to 1, e.g. ``(0.6, 0.2, 0.2)``.
     seed : None, int or numpy.random.Generator
-        Randomness of the assignment within each class.
 
     Returns
     -------
     list of ndarray of int
         One sorted index array per part; together they partition ``range(N)``.
         Within each class, part sizes are the rounded fractions of the class size.
-
-    Raises
-    ------
-    ValueError
-        If ``y`` is not one-dimensional or the fractions are not positive and summing to 1.
     """
     y = np.asarray(y)
     fractions = np.asarray(fractions, dtype=float)
     if y.ndim != 1:
         raise ValueError(f"y must be one-dimensional, got shape {y.shape}")
-    if fractions.ndim != 1 or np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1):
-        raise ValueError(f"fractions must be positive and sum to 1, got {fractions.tolist()}")
+    if (fractions.ndim != 1 or np.any(fractions <= 0)
+            or not np.isclose(fractions.sum(), 1)):
+        raise ValueError(
+            f"fractions must be positive and sum to 1, got {fractions.tolist()}")
     rng = as_rng(seed)
     cut_points = np.cumsum(fractions)[:-1]
     parts = [[] for _ in fractions]
@@ -88,38 +94,31 @@ def stratified_split(y, fractions, seed=None):
 
 
 def load_digits(seed=0, val_fraction=0.2, test_fraction=0.2):
-    """Scikit-learn's 8x8 digits, scaled to [0, 1], in stratified train/validation/test splits.
+    """Scikit-learn's 8x8 digits, scaled to [0, 1], in stratified train/val/test splits.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    The 1,797 images have integer pixel values 0..16; they are divided by 16,
-    so every feature lies in [0, 1] (no centring: chapters standardise when
-    their method needs it, using training statistics only).
+    The pixel values 0..16 are divided by 16 (no centring: chapters standardise
+    when their method needs it, using training statistics only).
 
     Parameters
     ----------
     seed : None, int or numpy.random.Generator
         Randomness of the split; the default gives the split used throughout the book.
     val_fraction, test_fraction : float
-        Fractions of each class assigned to validation and test, each in (0, 1),
-        together below 1.
+        Fractions of each class for validation and test, each in (0, 1), sum below 1.
 
     Returns
     -------
     dict
         ``X_train`` (N_train, 64), ``y_train`` (N_train,), ``X_val``, ``y_val``,
-        ``X_test``, ``y_test``: float64 features, int64 labels 0..9. Reshape a
-        row to (8, 8) to see the image. The three parts are disjoint and
-        together hold all 1,797 images.
-
-    Raises
-    ------
-    ValueError
-        If the fractions are not in (0, 1) or sum to 1 or more.
+        ``X_test``, ``y_test``: float64 features, int64 labels 0..9. The three
+        parts are disjoint and together hold all 1,797 images.
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
-    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1
+            and val_fraction + test_fraction < 1):
         raise ValueError(
             f"val_fraction and test_fraction must lie in (0, 1) with a sum below 1, "
             f"got {val_fraction} and {test_fraction}"
@@ -128,47 +127,13 @@ def load_digits(seed=0, val_fraction=0.2, test_fraction=0.2):
     X = digits.data.astype(np.float64) / 16.0
     y = digits.target.astype(np.int64)
     train_fraction = 1 - val_fraction - test_fraction
-    train, val, test = stratified_split(y, (train_fraction, val_fraction, test_fraction), seed)
+    fractions = (train_fraction, val_fraction, test_fraction)
+    train, val, test = stratified_split(y, fractions, seed)
     return {
         "X_train": X[train], "y_train": y[train],
         "X_val": X[val], "y_val": y[val],
         "X_test": X[test], "y_test": y[test],
     }
-
-
-def make_noisy_sine(n, noise=0.3, seed=None):
-    """Noisy samples of one period of a sine: ``y = sin(2 pi x) + noise * N(0, 1)``.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Parameters
-    ----------
-    n : int
-        Number of samples, positive.
-    noise : float
-        Standard deviation of the Gaussian noise, non-negative.
-    seed : None, int or numpy.random.Generator
-        Randomness of the inputs and of the noise (the inputs are drawn first).
-
-    Returns
-    -------
-    x : ndarray, shape (n,)
-        Inputs drawn uniformly from [0, 1].
-    y : ndarray, shape (n,)
-        Noisy targets.
-
-    Raises
-    ------
-    ValueError
-        If ``n`` is not a positive integer or ``noise`` is negative.
-    """
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}")
-    rng = as_rng(seed)
-    x = rng.uniform(0.0, 1.0, size=int(n))
-    return x, np.sin(2 * np.pi * x) + noise * rng.normal(size=int(n))
 
 
 # --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---

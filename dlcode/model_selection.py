@@ -16,90 +16,46 @@ __all__ = [
 
 # --- from book/02-generalization.md: Generalization and model selection ---
 
-def kfold_indices(n, k, shuffle=False, seed=None):
-    """Split ``range(n)`` into ``k`` folds for cross-validation.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Parameters
-    ----------
-    n : int
-        Number of examples.
-    k : int
-        Number of folds, ``2 <= k <= n``.
-    shuffle : bool, optional
-        Permute the examples before cutting them into folds.
-    seed : None, int or numpy.random.Generator
-        Randomness of the permutation (used only when ``shuffle``).
-
-    Returns
-    -------
-    list of (ndarray, ndarray)
-        ``k`` pairs ``(train_idx, val_idx)``. The validation folds partition
-        ``range(n)``; without shuffling they are contiguous and the first
-        ``n % k`` folds have one extra example (scikit-learn's ``KFold`` layout).
-        ``train_idx`` is the sorted complement of ``val_idx``.
-
-    Raises
-    ------
-    ValueError
-        If ``n`` is not a positive integer, or ``k`` is not an integer with
-        ``2 <= k <= n`` (``k = 1`` would leave no training data, ``k > n`` an
-        empty fold).
-    """
+def _check_n_k(n, k):
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if int(k) != k or not 2 <= k <= n:
         raise ValueError(f"k must be an integer with 2 <= k <= n = {n}, got k = {k!r}")
-    n, k = int(n), int(k)
+    return int(n), int(k)
+
+
+# --- from book/02-generalization.md: Generalization and model selection ---
+
+def kfold_indices(n, k, shuffle=False, seed=None):
+    """Split ``range(n)`` into ``k`` folds, ``2 <= k <= n``: ``k`` pairs (train, val).
+
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+
+    The validation folds partition ``range(n)``, contiguous unless ``shuffle``, the
+    first ``n % k`` one longer (as ``KFold``); ``train`` is the sorted complement.
+    """
+    n, k = _check_n_k(n, k)
     order = as_rng(seed).permutation(n) if shuffle else np.arange(n)
     sizes = np.full(k, n // k)
     sizes[: n % k] += 1
     bounds = np.concatenate([[0], np.cumsum(sizes)])
-    folds = []
-    for i in range(k):
-        val = order[bounds[i] : bounds[i + 1]]
-        mask = np.ones(n, dtype=bool)
-        mask[val] = False
-        folds.append((np.flatnonzero(mask), val))
-    return folds
+    vals = [order[bounds[i] : bounds[i + 1]] for i in range(k)]
+    return [(np.setdiff1d(np.arange(n), val), val) for val in vals]
 
+
+# --- from book/02-generalization.md: Generalization and model selection ---
 
 def cross_val_score(score, X, y, k=5, shuffle=True, seed=0):
-    """Score a learning procedure by k-fold cross-validation.
+    """The ``k`` fold losses ``L_j`` (shape (k,)) of a learning procedure; mean: CV_k.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    score : callable
-        ``score(X_train, y_train, X_val, y_val) -> float``: fits a model on the
-        training part and returns its score (or loss) on the validation part.
-    X : ndarray, shape (N, ...)
-        Inputs, one example per row.
-    y : ndarray, shape (N,)
-        Targets.
-    k : int, optional
-        Number of folds, ``2 <= k <= N``.
-    shuffle : bool, optional
-        Shuffle before cutting into folds (recommended when the data are sorted).
-    seed : None, int or numpy.random.Generator
-        Randomness of the shuffle.
-
-    Returns
-    -------
-    ndarray, shape (k,)
-        The validation score of each fold, in fold order; their plain (unweighted)
-        mean is the cross-validation estimate, as in scikit-learn. With the same
-        ``shuffle`` and ``seed`` the folds are those of ``kfold_indices``.
-
-    Raises
-    ------
-    ValueError
-        If ``X`` and ``y`` have different numbers of examples, or ``k`` is invalid.
+    ``score(X_train, y_train, X_val, y_val) -> float`` fits on the training part and
+    scores the validation part; ``X``: (N, ...), ``y``: (N,); ``kfold_indices`` folds.
     """
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
-        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+        raise ValueError(
+            f"X and y must have the same length, got {len(X)} and {len(y)}")
     folds = kfold_indices(len(X), k, shuffle=shuffle, seed=seed)
     return np.array([float(score(X[tr], y[tr], X[va], y[va])) for tr, va in folds])

@@ -7,9 +7,9 @@ Do not edit: change the chapter and run ``make sync``.
 import numpy as np
 
 __all__ = [
+    "mean_squared_error",
     "polynomial_features",
     "fit_least_squares",
-    "mean_squared_error",
     "fit_predict_polynomial",
 ]
 
@@ -21,10 +21,12 @@ def _real_array(name, a, ndims):
     a = np.asarray(a)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer)
                                or np.issubdtype(a.dtype, np.floating)):
-        raise ValueError(f"{name} must be an array of real numbers, got dtype {a.dtype}")
+        raise ValueError(
+            f"{name} must be an array of real numbers, got dtype {a.dtype}")
     if a.ndim not in ndims:
         allowed = " or ".join(str(n) for n in ndims)
-        raise ValueError(f"{name} must have {allowed} dimension(s), got shape {a.shape}")
+        raise ValueError(
+            f"{name} must have {allowed} dimension(s), got shape {a.shape}")
     a = a.astype(np.float64)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN or infinite entries")
@@ -32,164 +34,40 @@ def _real_array(name, a, ndims):
 
 
 def _check_degree(degree):
-    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
+    if (isinstance(degree, bool) or not isinstance(degree, int | np.integer)
+            or degree < 0):
         raise ValueError(f"degree must be a non-negative integer, got {degree!r}")
     return int(degree)
 
 
-def polynomial_features(x, degree):
-    """Polynomial features ``[x**degree, ..., x, 1]`` of scalar inputs.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Parameters
-    ----------
-    x : array_like, shape (N,)
-        Finite real inputs, one per example.
-    degree : int
-        Degree ``d >= 0`` of the polynomial.
-
-    Returns
-    -------
-    ndarray, shape (N, degree + 1)
-        Row ``i`` is ``[x_i**d, ..., x_i, 1]``: highest power first, the
-        Vandermonde matrix ``np.vander(x, d + 1)`` and the order of ``np.polyfit``'s
-        coefficients (scikit-learn's ``PolynomialFeatures`` uses the reverse order).
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a one-dimensional finite real array or ``degree`` is not a
-        non-negative integer.
-    """
-    x = _real_array("x", x, (1,))
-    degree = _check_degree(degree)
-    # Repeated multiplication (np.vander) is much faster than np.power, which is
-    # slow for negative bases.
-    return np.vander(x, degree + 1)
-
-
-def fit_least_squares(X, y, reg=0.0):
-    """Coefficients minimising ``||X a - y||^2 + reg * ||a||^2``.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Solved with the SVD-based ``np.linalg.lstsq`` on ``X`` itself (``reg = 0``) or
-    on the augmented system ``[X; sqrt(reg) I] a = [y; 0]`` (``reg > 0``), never by
-    forming ``X^T X``, whose condition number is the square of that of ``X``.
-
-    Parameters
-    ----------
-    X : array_like, shape (N, P)
-        Design matrix, one example per row.
-    y : array_like, shape (N,) or (N, K)
-        Targets (``K`` independent problems when two-dimensional).
-    reg : float, optional
-        Ridge penalty ``>= 0``; it applies to every coefficient, including the
-        constant's.
-
-    Returns
-    -------
-    ndarray, shape (P,) or (P, K)
-        The minimiser. When ``reg = 0`` and the columns of ``X`` are linearly
-        dependent (for instance ``P > N``) the minimiser is not unique and the one
-        of smallest Euclidean norm, ``pinv(X) @ y``, is returned.
-
-    Raises
-    ------
-    ValueError
-        If ``X`` is not a non-empty finite 2-D array, ``y`` has a different number
-        of rows, or ``reg`` is not a non-negative finite number.
-    """
+def _check_least_squares(X, y, reg):
     X = _real_array("X", X, (2,))
     y = _real_array("y", y, (1, 2))
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
-    if y.shape[0] != X.shape[0]:
         raise ValueError(
-            f"X and y must have the same number of rows, got X {X.shape} and y {y.shape}"
-        )
-    if isinstance(reg, bool) or not isinstance(reg, int | float | np.integer | np.floating) \
-            or not np.isfinite(reg) or reg < 0:
+            f"X must have at least one row and one column, got shape {X.shape}")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, "
+                         f"got X {X.shape} and y {y.shape}")
+    real = int | float | np.integer | np.floating
+    if (isinstance(reg, bool) or not isinstance(reg, real)
+            or not np.isfinite(reg) or reg < 0):
         raise ValueError(f"reg must be a non-negative finite number, got {reg!r}")
-    if reg > 0:
-        n_coef = X.shape[1]
-        X = np.vstack([X, np.sqrt(reg) * np.eye(n_coef)])
-        y = np.concatenate([y, np.zeros((n_coef,) + y.shape[1:])])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return coef
+    return X, y, float(reg)
 
 
-def mean_squared_error(y_true, y_pred):
-    """Mean squared error ``mean((y_true - y_pred)**2)`` over all entries.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Parameters
-    ----------
-    y_true, y_pred : array_like, same shape (N,) or (N, K)
-        Targets and predictions. The shapes must be equal: no broadcasting, so
-        that an ``(N,)`` versus ``(N, 1)`` mix-up raises instead of silently
-        averaging an ``(N, N)`` array.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If the shapes differ, the arrays are empty, or an entry is not finite.
-    """
+def _check_same_shape(y_true, y_pred):
     y_true = _real_array("y_true", y_true, (1, 2))
     y_pred = _real_array("y_pred", y_pred, (1, 2))
     if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"y_true and y_pred must have the same shape, got {y_true.shape} and {y_pred.shape}"
-        )
+        raise ValueError(f"y_true and y_pred must have the same shape, "
+                         f"got {y_true.shape} and {y_pred.shape}")
     if y_true.size == 0:
         raise ValueError("y_true and y_pred are empty")
-    return float(np.mean((y_true - y_pred) ** 2))
+    return y_true, y_pred
 
 
-# --- from book/02-generalization.md: Generalization and model selection ---
-
-def fit_predict_polynomial(x_train, y_train, x_eval, degree, reg=0.0):
-    """Fit a degree-``degree`` polynomial by least squares and predict at new inputs.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    The inputs are first mapped affinely so that the training inputs span
-    [-1, 1] (the same map is applied to ``x_eval``). This leaves the model class
-    (polynomials of degree at most ``degree``) unchanged and keeps the
-    design matrix well conditioned at high degree.
-
-    Parameters
-    ----------
-    x_train : array_like, shape (N,)
-        Training inputs.
-    y_train : array_like, shape (N,)
-        Training targets.
-    x_eval : array_like, shape (M,)
-        Inputs at which to predict.
-    degree : int
-        Degree ``>= 0``.
-    reg : float, optional
-        Ridge penalty on the coefficients in the scaled variable (see
-        ``fit_least_squares``).
-
-    Returns
-    -------
-    ndarray, shape (M,)
-        Predictions at ``x_eval``.
-
-    Raises
-    ------
-    ValueError
-        If an input is not a finite one-dimensional array, ``x_train`` and
-        ``y_train`` have different lengths or are empty, or ``degree`` or ``reg``
-        is invalid.
-    """
+def _check_training_pair(x_train, y_train, x_eval):
     x_train = _real_array("x_train", x_train, (1,))
     y_train = _real_array("y_train", y_train, (1,))
     x_eval = _real_array("x_eval", x_eval, (1,))
@@ -198,8 +76,53 @@ def fit_predict_polynomial(x_train, y_train, x_eval, degree, reg=0.0):
             f"x_train and y_train must have the same non-zero length, "
             f"got {len(x_train)} and {len(y_train)}"
         )
+    return x_train, y_train, x_eval
+
+
+def mean_squared_error(y_true, y_pred):
+    """``mean((y_true - y_pred)**2)`` over all entries; equal shapes (no broadcasting).
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+    """
+    y_true, y_pred = _check_same_shape(y_true, y_pred)
+    return float(np.mean((y_true - y_pred) ** 2))
+
+
+# --- from book/02-generalization.md: Generalization and model selection ---
+
+def polynomial_features(x, degree):
+    """Features ``[x**d, ..., x, 1]`` of inputs ``x`` of shape (N,): shape (N, d + 1).
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+    """
+    return np.vander(_real_array("x", x, (1,)), _check_degree(degree) + 1)
+
+
+def fit_least_squares(X, y, reg=0.0):
+    """Coefficients minimising ``||X a - y||^2 + reg * ||a||^2``, never via ``X^T X``.
+
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+
+    ``X``: (N, P); ``y``: (N,) or (N, K). Returns (P,) or (P, K); the minimiser of
+    smallest norm, ``pinv(X) @ y``, when ``reg = 0`` and the columns are dependent.
+    """
+    X, y, reg = _check_least_squares(X, y, reg)
+    if reg > 0:  # the augmented system [X; sqrt(reg) I] a = [y; 0]
+        n_coef = X.shape[1]
+        X = np.vstack([X, np.sqrt(reg) * np.eye(n_coef)])
+        y = np.concatenate([y, np.zeros((n_coef,) + y.shape[1:])])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return coef
+
+
+# --- from book/02-generalization.md: Generalization and model selection ---
+
+def fit_predict_polynomial(x_train, y_train, x_eval, degree, reg=0.0):
+    """Predictions (M,) at ``x_eval`` (M,) of the least-squares polynomial fitted to
+    ``x_train, y_train`` (N,) in the input scaled by (eq-scaled-input); ``reg``: ridge.
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+    """
+    x_train, y_train, x_eval = _check_training_pair(x_train, y_train, x_eval)
     lo, hi = x_train.min(), x_train.max()
     center, half_width = (lo + hi) / 2, ((hi - lo) / 2 if hi > lo else 1.0)
-    coef = fit_least_squares(polynomial_features((x_train - center) / half_width, degree),
-                             y_train, reg)
+    X = polynomial_features((x_train - center) / half_width, degree)
+    coef = fit_least_squares(X, y_train, reg)
     return polynomial_features((x_eval - center) / half_width, degree) @ coef

@@ -13,9 +13,9 @@ from dlcode.checks import ArgumentTypeError, check_int, float_array
 __all__ = [
     "t975",
     "Summary",
+    "repeat",
     "summarize",
     "compare",
-    "repeat",
     "wilson_interval",
 ]
 
@@ -29,7 +29,7 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
 
 
 def t975(df):
-    """Two-sided 95% quantile ``t_{0.975}`` of Student's t with ``df`` degrees of freedom.
+    """Two-sided 95% quantile ``t_{0.975}`` of Student's t, ``df`` degrees of freedom.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
@@ -47,11 +47,9 @@ def _sample(values, name):
     return x
 
 
-# --- from book/02-generalization.md: Generalization and model selection ---
-
 @dataclass(frozen=True)
 class Summary:
-    """Mean, standard deviation and 95% interval of the mean of ``n`` values.
+    """Mean, standard deviation and 95% interval ``[lo, hi]`` of the mean of n values.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
@@ -68,15 +66,28 @@ class Summary:
         return f"{self.mean:{spec or '.3g'}} ± {self.std:{spec or '.3g'}}"
 
 
-def summarize(values):
-    """Summary (mean, std, 95% t-interval of the mean) of a 1-D sample.
+def repeat(experiment, seeds=5):
+    """Stack ``experiment(seed)`` (a float or an array) over the seeds: shape (S, ...).
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    values : array_like, shape (S,)
-        One result per seed (or per fold); at least 2.
+    ``seeds``: a sequence of ints, or an int ``S`` meaning ``0, ..., S-1``.
+    """
+    if not callable(experiment):
+        raise ArgumentTypeError(f"experiment must be callable, got {experiment!r}")
+    if np.ndim(seeds) == 0:
+        seeds = range(check_int(seeds, "seeds", minimum=2))
+    return np.array([experiment(int(s)) for s in seeds], dtype=float)
+
+
+# --- from book/02-generalization.md: Generalization and model selection ---
+
+def summarize(values):
+    """Summary of a sample: mean, std and the 95% t-interval of the mean.
+
+    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
+
+    ``values``: shape (S,), one result per seed (or per fold), ``S >= 2``.
     """
     x = _sample(values, "values")
     m, s = x.mean(), x.std(ddof=1)
@@ -84,63 +95,29 @@ def summarize(values):
     return Summary(float(m), float(s), x.size, float(m - half), float(m + half))
 
 
+# --- from book/02-generalization.md: Generalization and model selection ---
+
 def compare(a, b):
-    """Paired comparison of two settings run on the same seeds.
+    """Summary of the paired differences ``a - b``, shapes (S,), entry s from seed s.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    a, b : array_like, shape (S,)
-        Results of setting A and setting B, entry s from seed s.
-
-    Returns
-    -------
-    Summary
-        Of the paired differences ``a - b``: A beats B beyond the noise when
-        ``lo > 0``, B beats A when ``hi < 0``; otherwise it is within the noise.
+    A beats B beyond the noise when ``lo > 0``, B beats A when ``hi < 0``.
     """
     a, b = _sample(a, "a"), _sample(b, "b")
     if a.shape != b.shape:
-        raise ValueError(f"a and b must pair up seed by seed, got {a.size} and {b.size}")
+        raise ValueError(f"a and b must pair up seed by seed: {a.size}, {b.size}")
     return summarize(a - b)
 
 
-def repeat(experiment, seeds=5):
-    """Run ``experiment(seed)`` for each seed and stack the results.
-
-    Defined in :doc:`/book/02-generalization` (Generalization and model selection).
-
-    Parameters
-    ----------
-    experiment : callable
-        ``experiment(seed) -> float or array``, deterministic given the seed.
-    seeds : int or sequence of int
-        An int ``S`` means seeds ``0, ..., S-1``.
-
-    Returns
-    -------
-    ndarray, shape (S, ...)
-    """
-    if not callable(experiment):
-        raise ArgumentTypeError(f"experiment must be callable, got {experiment!r}")
-    seeds = range(check_int(seeds, "seeds", minimum=2)) if np.ndim(seeds) == 0 else seeds
-    return np.array([experiment(int(s)) for s in seeds], dtype=float)
-
+# --- from book/02-generalization.md: Generalization and model selection ---
 
 def wilson_interval(successes, trials, z=1.96):
-    """Wilson score interval of a binomial proportion (95% for ``z = 1.96``).
+    """Wilson interval (eq-wilson) of ``successes`` out of ``trials``: ``(lo, hi)``.
 
     Defined in :doc:`/book/02-generalization` (Generalization and model selection).
 
-    Parameters
-    ----------
-    successes, trials : int
-        ``0 <= successes <= trials``, ``trials >= 1``.
-
-    Returns
-    -------
-    (float, float)
+    ``0 <= successes <= trials``, ``trials >= 1``; 95% for ``z = 1.96``.
     """
     n = check_int(trials, "trials", minimum=1)
     k = check_int(successes, "successes", minimum=0, maximum=n)

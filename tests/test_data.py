@@ -139,9 +139,9 @@ def test_make_noisy_sine_shares_a_generator():
 @pytest.mark.parametrize(
     ("n", "noise", "match"),
     [
-        (0, 0.3, "n must be a positive integer, got 0"),
-        (2.5, 0.3, "n must be a positive integer, got 2.5"),
-        (10, -0.1, "noise must be non-negative, got -0.1"),
+        (0, 0.3, r"n must be an integer in \[1, inf\], got 0"),
+        (2.5, 0.3, "n must be an integer, got 2.5"),
+        (10, -0.1, r"noise must be a finite number in \[0, inf\), got -0.1"),
     ],
 )
 def test_make_noisy_sine_errors(n, noise, match):
