@@ -29,21 +29,20 @@ def _real(x):
     return x
 
 
+# --- from book/06-neural-networks.md: Neural networks and activation functions ---
+
 def sigmoid_grad(x):
-    """Derivative of the logistic sigmoid, ``sigma(x) (1 - sigma(x))``.
+    """Derivative sigma(x) (1 - sigma(x)) of the sigmoid, as ``sigma(x) sigma(-x)``.
 
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
 
     Parameters
     ----------
     x : array_like, any shape
-        Real inputs (pre-activations).
 
     Returns
     -------
     ndarray or float, same shape as ``x``
-        Values in [0, 1/4], computed as ``sigma(x) sigma(-x)``, which keeps full
-        relative accuracy for large ``|x|``.
     """
     x = _real(x)
     return (sigmoid(x) * sigmoid(-x))[()]
@@ -57,31 +56,26 @@ def tanh(x):
     Parameters
     ----------
     x : array_like, any shape
-        Real inputs.
 
     Returns
     -------
     ndarray or float, same shape as ``x``
-        Values in [-1, 1].
     """
     return np.tanh(_real(x))[()]
 
 
 def tanh_grad(x):
-    """Derivative of tanh, ``1 - tanh(x)**2``.
+    """Derivative ``1 - tanh(x)**2`` of tanh, computed as ``4 sigma(2x) sigma(-2x)``.
 
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
 
     Parameters
     ----------
     x : array_like, any shape
-        Real inputs (pre-activations).
 
     Returns
     -------
     ndarray or float, same shape as ``x``
-        Values in [0, 1], computed as ``4 sigma(2x) sigma(-2x)``, which keeps
-        full relative accuracy for large ``|x|``.
     """
     x = _real(x)
     with np.errstate(over="ignore"):  # 2x may overflow to +-inf, where the derivative is 0
@@ -90,18 +84,17 @@ def tanh_grad(x):
 
 
 def relu(x):
-    """Rectified linear unit ``max(0, x)``, elementwise.
+    """Rectified linear unit ``max(0, x)``, elementwise; keeps the dtype of ``x``.
 
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
 
     Parameters
     ----------
     x : array_like, any shape
-        Real inputs.
 
     Returns
     -------
-    ndarray or float, same shape and dtype as ``x``
+    ndarray or float, same shape as ``x``
     """
     x = _real(x)
     return np.maximum(x, 0)[()]
@@ -115,12 +108,10 @@ def relu_grad(x):
     Parameters
     ----------
     x : array_like, any shape
-        Real inputs (pre-activations).
 
     Returns
     -------
-    ndarray or float, same shape and dtype as ``x``
-        Ones and zeros.
+    ndarray or float, same shape as ``x``
     """
     x = _real(x)
     return (x > 0).astype(x.dtype)[()]
