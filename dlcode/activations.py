@@ -78,7 +78,7 @@ def tanh_grad(x):
     ndarray or float, same shape as ``x``
     """
     x = _real(x)
-    with np.errstate(over="ignore"):  # 2x may overflow to +-inf, where the derivative is 0
+    with np.errstate(over="ignore"):  # 2x may overflow to +-inf, where f' = 0
         two_x = 2 * x
     return (4 * sigmoid(two_x) * sigmoid(-two_x))[()]
 

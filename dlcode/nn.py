@@ -132,7 +132,7 @@ def count_parameters(layer_sizes):
 # --- from book/06-neural-networks.md: Neural networks and activation functions ---
 
 def collapse_affine(weights, biases):
-    """The single affine map ``X @ W + b`` of a stack of affine layers without activations.
+    """The affine map ``X @ W + b`` of a stack of affine layers without activations.
 
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
 
