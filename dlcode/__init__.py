@@ -16,7 +16,7 @@ Modules:
     losses: Losses and their building blocks: log-sum-exp, softmax, sigmoid and the cross-entropies.
     model_selection: Model selection: k-fold cross-validation.
     models: Models: batch to class scores, or with labels to ``(loss, grads)``.
-    nn: Fully connected networks: forward pass, parameter count, collapse of linear stacks.
+    nn: Fully connected networks: forward pass, parameter count, linear collapse.
     optim: Update rules ``rule(w, dw, config=None) -> (next_w, config)``; minibatch sampling.
     plotting: Figure style shared by every chapter of the book.
     regression: Polynomial regression: features, least-squares fits and the mean squared error.

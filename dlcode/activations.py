@@ -29,98 +29,43 @@ def _real(x):
     return x
 
 
+# --- from book/06-neural-networks.md: Neural networks and activation functions ---
+
 def sigmoid_grad(x):
-    """Derivative of the logistic sigmoid, ``sigma(x) (1 - sigma(x))``.
-
+    """Derivative sigma'(x) of the sigmoid, computed as sigma(x) sigma(-x)
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Real inputs (pre-activations).
-
-    Returns
-    -------
-    ndarray or float, same shape as ``x``
-        Values in [0, 1/4], computed as ``sigma(x) sigma(-x)``, which keeps full
-        relative accuracy for large ``|x|``.
-    """
+    (accurate to full relative precision also where it is tiny)."""
     x = _real(x)
     return (sigmoid(x) * sigmoid(-x))[()]
 
 
 def tanh(x):
-    """Hyperbolic tangent, elementwise.
-
+    """Hyperbolic tangent tanh(x), elementwise
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Real inputs.
-
-    Returns
-    -------
-    ndarray or float, same shape as ``x``
-        Values in [-1, 1].
-    """
+    (``np.tanh``, with the input checks of this module)."""
     return np.tanh(_real(x))[()]
 
 
 def tanh_grad(x):
-    """Derivative of tanh, ``1 - tanh(x)**2``.
-
+    """Derivative tanh'(x) = 1 - tanh(x)**2, computed as 4 sigma(2x) sigma(-2x)
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Real inputs (pre-activations).
-
-    Returns
-    -------
-    ndarray or float, same shape as ``x``
-        Values in [0, 1], computed as ``4 sigma(2x) sigma(-2x)``, which keeps
-        full relative accuracy for large ``|x|``.
-    """
+    (accurate to full relative precision also where it is tiny)."""
     x = _real(x)
-    with np.errstate(over="ignore"):  # 2x may overflow to +-inf, where the derivative is 0
+    with np.errstate(over="ignore"):  # 2x may overflow to +-inf, where f' = 0
         two_x = 2 * x
     return (4 * sigmoid(two_x) * sigmoid(-two_x))[()]
 
 
 def relu(x):
-    """Rectified linear unit ``max(0, x)``, elementwise.
-
+    """Rectified linear unit max(0, x), elementwise
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Real inputs.
-
-    Returns
-    -------
-    ndarray or float, same shape and dtype as ``x``
-    """
-    x = _real(x)
-    return np.maximum(x, 0)[()]
+    (with the float dtype of x; integers and booleans become float64)."""
+    return np.maximum(_real(x), 0)[()]
 
 
 def relu_grad(x):
-    """Derivative of relu: 1 where ``x > 0``, else 0 (also at the kink ``x = 0``).
-
+    """Derivative of relu: 1 where x > 0, else 0
     Defined in :doc:`/book/06-neural-networks` (Neural networks and activation functions).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Real inputs (pre-activations).
-
-    Returns
-    -------
-    ndarray or float, same shape and dtype as ``x``
-        Ones and zeros.
-    """
+    (also at the kink x = 0, as in PyTorch)."""
     x = _real(x)
     return (x > 0).astype(x.dtype)[()]

@@ -108,6 +108,40 @@ def test_mlp_forward_matches_sklearn():
     assert [H.shape for H in hidden] == [(40, 5), (40, 4)]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mlp_forward_matches_sklearn_classifier_probabilities():
+    """Two classes: one score z and P(class 1) = sigma(z); more classes: softmax(z)."""
+    from sklearn.neural_network import MLPClassifier
+
+    from dlcode.losses import sigmoid, softmax
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 2))
+    for n_classes in (2, 3):
+        y = np.arange(60) % n_classes
+        net = MLPClassifier((4, 3), activation="tanh", solver="lbfgs", max_iter=50,
+                            random_state=0).fit(X, y)
+        Z, _ = mlp_forward(X, net.coefs_, net.intercepts_, np.tanh)
+        if n_classes == 2:
+            proba = np.column_stack([sigmoid(-Z[:, 0]), sigmoid(Z[:, 0])])
+        else:
+            proba = softmax(Z)
+        assert np.allclose(proba, net.predict_proba(X), rtol=1e-10, atol=1e-12)
+
+
+def test_mlp_forward_is_the_definition_one_example_at_a_time():
+    """Equation (eq-network) for one column x at a time, with W_i = weights[i].T."""
+    weights, biases = random_layers([5, 7, 4, 3], seed=5)
+    X = np.random.default_rng(6).normal(size=(6, 5))
+    Z, hidden = mlp_forward(X, weights, biases, np.tanh)
+    for x, z in zip(X, Z, strict=True):
+        h = x
+        for W, b in zip(weights[:-1], biases[:-1], strict=True):
+            h = np.tanh(W.T @ h + b)
+        assert np.allclose(z, weights[-1].T @ h + biases[-1], rtol=1e-13, atol=1e-13)
+    assert [H.shape[1] for H in hidden] == [7, 4]
+
+
 def test_single_layer_is_linear():
     weights, biases = random_layers([4, 3], seed=2)
     X = np.ones((2, 4))
@@ -161,7 +195,7 @@ def test_layer_shape_errors(function):
 
 def test_mlp_forward_input_shape_error():
     weights, biases = random_layers([3, 2], seed=0)
-    with pytest.raises(ValueError, match=r"X must have shape \(M, 3\).*got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"X must have shape \(m, 3\).*got \(2, 4\)"):
         mlp_forward(np.zeros((2, 4)), weights, biases, relu)
-    with pytest.raises(ValueError, match=r"X must have shape \(M, 3\).*got \(3,\)"):
+    with pytest.raises(ValueError, match=r"X must have shape \(m, 3\).*got \(3,\)"):
         mlp_forward(np.zeros(3), weights, biases, relu)
