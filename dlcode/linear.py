@@ -23,132 +23,89 @@ def _check_linear(W, b, X):
     if W.ndim != 2:
         raise ValueError(f"W must have shape (D, C), got shape {W.shape}")
     if b.shape != (W.shape[1],):
-        raise ValueError(f"b must have shape (C,) = ({W.shape[1]},) for W of shape {W.shape}, "
-                         f"got shape {b.shape}")
+        raise ValueError(f"b must have shape (C,) = ({W.shape[1]},) for W of shape "
+                         f"{W.shape}, got shape {b.shape}")
     if X.ndim != 2 or X.shape[1] != W.shape[0]:
         raise ValueError(f"X must have shape (N, D) = (N, {W.shape[0]}) for W of shape "
                          f"{W.shape}, got shape {X.shape}")
     return W, b, X
 
 
+def _check_training(X, y, lr, batch_size, epochs, X_val, y_val):
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    if X.ndim != 2 or y.shape != (len(X),):
+        raise ValueError(f"X must be (N, D) and y (N,), got X {X.shape} and y {y.shape}")
+    bad_sizes = int(batch_size) != batch_size or batch_size < 1 or int(epochs) != epochs
+    if not lr > 0 or bad_sizes or epochs < 0:
+        raise ValueError(f"need lr > 0, integers batch_size >= 1 and epochs >= 0, "
+                         f"got lr={lr!r}, batch_size={batch_size!r}, epochs={epochs!r}")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together")
+    return X, y, int(batch_size), int(epochs)
+
+
+# --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
+
 def linear_scores(X, W, b):
-    """Scores of a linear classifier for a batch, ``X @ W + b``.
+    """Scores ``X @ W + b`` of a batch: X (N, D), W (D, C), b (C,) -> (N, C).
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Parameters
-    ----------
-    X : array_like, shape (N, D)
-        Inputs, one per row.
-    W : array_like, shape (D, C)
-        Weights, one column per class (the transpose of the mathematical W).
-    b : array_like, shape (C,)
-        Biases.
-
-    Returns
-    -------
-    ndarray, shape (N, C)
-        ``scores[i, k] = X[i] @ W[:, k] + b[k]``; predict with ``argmax(axis=1)``.
+    ``W`` holds one column per class (the transpose of the mathematical W);
+    predict with ``argmax(axis=1)``.
     """
     W, b, X = _check_linear(W, b, X)
     return X @ W + b
 
 
 def softmax_classifier_loss(W, b, X, y, reg=0.0):
-    """Mean cross-entropy of a softmax classifier plus ``(reg / 2) ||W||^2``, with gradients.
+    """Mean cross-entropy plus ``(reg / 2) ||W||^2``, with its gradients.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
     Parameters
     ----------
-    W : array_like, shape (D, C)
-        Weights.
-    b : array_like, shape (C,)
-        Biases (not regularized).
-    X : array_like, shape (N, D)
-        Inputs.
-    y : array_like of int, shape (N,)
-        Labels in ``0 .. C - 1``.
-    reg : float, optional
-        L2 regularization strength, non-negative.
+    W : (D, C) weights; b : (C,) biases (not regularized);
+    X : (N, D) inputs; y : (N,) int labels; reg : float >= 0.
 
     Returns
     -------
     loss : float
-        ``softmax_loss(X @ W + b, y)[0] + 0.5 * reg * sum(W ** 2)``.
     dW : ndarray, shape (D, C)
-        Gradient with respect to ``W``: ``X.T @ dscores + reg * W``.
+        ``X.T @ dscores + reg * W``.
     db : ndarray, shape (C,)
-        Gradient with respect to ``b``: ``dscores.sum(axis=0)``.
-
-    Raises
-    ------
-    ValueError
-        If the shapes do not fit, a label is invalid, or ``reg`` is negative.
+        ``dscores.sum(axis=0)``.
     """
     if not reg >= 0:
         raise ValueError(f"reg must be non-negative, got {reg!r}")
     W, b, X = _check_linear(W, b, X)
     loss, dscores = softmax_loss(X @ W + b, y)
-    return loss + 0.5 * reg * float(np.sum(W * W)), X.T @ dscores + reg * W, dscores.sum(axis=0)
+    penalty = 0.5 * reg * float(np.sum(W * W))
+    return loss + penalty, X.T @ dscores + reg * W, dscores.sum(axis=0)
 
 
-def train_softmax_classifier(X, y, num_classes=None, lr=0.3, reg=1e-3, batch_size=32, epochs=100,
-                             seed=0, X_val=None, y_val=None):
+# --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
+
+def train_softmax_classifier(X, y, num_classes=None, lr=0.3, reg=1e-3, batch_size=32,
+                             epochs=100, seed=0, X_val=None, y_val=None):
     """Train a softmax classifier by minibatch gradient descent.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Each epoch visits the training examples once, in a fresh random order, in
-    minibatches of ``batch_size`` (the last one may be smaller), and takes the
-    step ``theta <- theta - lr * grad`` on each.
-
-    Parameters
-    ----------
-    X : array_like, shape (N, D)
-        Training inputs.
-    y : array_like of int, shape (N,)
-        Training labels in ``0 .. num_classes - 1``.
-    num_classes : int, optional
-        Number of classes C; by default ``max(y) + 1``.
-    lr : float, optional
-        Learning rate, positive.
-    reg : float, optional
-        L2 regularization strength (see ``softmax_classifier_loss``).
-    batch_size : int, optional
-        Minibatch size, positive.
-    epochs : int, optional
-        Number of passes over the data, non-negative.
-    seed : None, int or numpy.random.Generator
-        Randomness of the initial weights (normal, standard deviation 0.01)
-        and of the minibatch order.
-    X_val : array_like, shape (N_val, D), optional
-    y_val : array_like of int, shape (N_val,), optional
-        Validation data, recorded in the history when given.
+    Each epoch visits the examples once in a fresh random order, in minibatches of
+    ``batch_size``, with the step ``theta <- theta - lr * grad``. Initial weights
+    are normal with standard deviation 0.01 (drawn from ``seed``), biases zero.
 
     Returns
     -------
-    W : ndarray, shape (D, C)
-    b : ndarray, shape (C,)
-    history : dict of ndarray, each of shape (epochs + 1,)
-        Before training and after each epoch: ``loss`` (the full training
-        objective), ``train_acc`` and, with validation data, ``val_acc``.
-
-    Raises
-    ------
-    ValueError
-        If shapes or hyperparameters are invalid.
+    W : (D, C); b : (C,)
+    history : dict of ndarray of shape (epochs + 1,)
+        ``loss`` (the training objective), ``train_acc`` and, given ``X_val``
+        and ``y_val``, ``val_acc``.
     """
-    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
-    if X.ndim != 2 or y.shape != (len(X),):
-        raise ValueError(f"X must be (N, D) and y (N,), got X {X.shape} and y {y.shape}")
+    X, y, batch_size, epochs = _check_training(X, y, lr, batch_size, epochs,
+                                               X_val, y_val)
     C = int(y.max()) + 1 if num_classes is None else num_classes
-    bad_sizes = int(batch_size) != batch_size or batch_size < 1 or int(epochs) != epochs
-    if not lr > 0 or bad_sizes or epochs < 0:
-        raise ValueError(f"need lr > 0, integers batch_size >= 1 and epochs >= 0, got lr={lr!r}, "
-                         f"batch_size={batch_size!r}, epochs={epochs!r}")
-    if (X_val is None) != (y_val is None):
-        raise ValueError("X_val and y_val must be given together")
     rng = as_rng(seed)
     W, b = 0.01 * rng.normal(size=(X.shape[1], C)), np.zeros(C)
     history = {"loss": [], "train_acc": []} | ({} if X_val is None else {"val_acc": []})
@@ -157,14 +114,14 @@ def train_softmax_classifier(X, y, num_classes=None, lr=0.3, reg=1e-3, batch_siz
         history["loss"].append(softmax_classifier_loss(W, b, X, y, reg)[0])
         history["train_acc"].append(np.mean(np.argmax(X @ W + b, axis=1) == y))
         if X_val is not None:
-            history["val_acc"].append(np.mean(np.argmax(linear_scores(X_val, W, b), axis=1)
-                                              == np.asarray(y_val)))
+            predicted = np.argmax(linear_scores(X_val, W, b), axis=1)
+            history["val_acc"].append(np.mean(predicted == np.asarray(y_val)))
 
     record()
-    for _ in range(int(epochs)):
+    for _ in range(epochs):
         order = rng.permutation(len(X))
-        for start in range(0, len(X), int(batch_size)):
-            batch = order[start : start + int(batch_size)]
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
             _, dW, db = softmax_classifier_loss(W, b, X[batch], y[batch], reg)
             W, b = W - lr * dW, b - lr * db
         record()

@@ -36,35 +36,31 @@ def _check_axis(z, axis, name):
         raise ValueError(f"axis must be an integer, got {axis!r}")
     if not -z.ndim <= axis < z.ndim:
         raise ValueError(
-            f"axis must lie in [-{z.ndim}, {z.ndim}) for {name} of shape {z.shape}, got {axis}"
+            f"axis must lie in [-{z.ndim}, {z.ndim}) for {name} of shape {z.shape}, "
+            f"got {axis}"
         )
     if z.shape[axis] == 0:
         raise ValueError(f"{name} of shape {z.shape} is empty along axis {axis}")
     return int(axis)
 
 
+# --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
+
 def logsumexp(z, axis=-1):
-    """Log-sum-exp ``log(sum(exp(z)))`` along an axis, computed with the max-shift.
+    """Log-sum-exp ``log(sum(exp(z)))`` along an axis, with the max-shift.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
     Parameters
     ----------
-    z : array_like, shape (..., n, ...)
-        Finite real values. Exact to rounding and finite for any finite input
-        (no overflow or underflow, whatever the magnitude of the entries).
+    z : array_like
+        Finite real values; the result is finite for any finite input.
     axis : int, optional
-        The axis summed over, of length at least one.
 
     Returns
     -------
     ndarray or float
-        The shape of ``z`` without ``axis`` (a float for one-dimensional ``z``).
-
-    Raises
-    ------
-    ValueError
-        If ``z`` is not real, is a scalar, or ``axis`` is invalid or empty.
+        The shape of ``z`` without ``axis``.
     """
     z = _real_array(z, "z")
     axis = _check_axis(z, axis, "z")
@@ -74,28 +70,20 @@ def logsumexp(z, axis=-1):
 
 
 def softmax(z, axis=-1):
-    """Softmax ``exp(z) / sum(exp(z))`` along an axis, computed with the max-shift.
+    """Softmax ``exp(z) / sum(exp(z))`` along an axis, with the max-shift.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
     Parameters
     ----------
-    z : array_like, any shape
+    z : array_like
         Finite real scores (logits).
     axis : int, optional
-        The axis normalised over, of length at least one.
 
     Returns
     -------
     ndarray, same shape as ``z``
-        Non-negative values summing to one along ``axis``; finite for any
-        finite input. Entries whose exact value is below about 1e-308 of the
-        largest underflow to zero.
-
-    Raises
-    ------
-    ValueError
-        If ``z`` is not real, is a scalar, or ``axis`` is invalid or empty.
+        Non-negative, summing to one along ``axis``.
     """
     z = _real_array(z, "z")
     axis = _check_axis(z, axis, "z")
@@ -104,20 +92,12 @@ def softmax(z, axis=-1):
 
 
 def sigmoid(z):
-    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise and without overflow.
+    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise, without overflow.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Parameters
-    ----------
-    z : array_like, any shape
-        Real values.
-
-    Returns
-    -------
-    ndarray or float, same shape as ``z``
-        Values in [0, 1]. Computed from ``exp(-|z|)``, which never overflows,
-        as ``1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` for ``z < 0``.
+    Computed from ``e = exp(-|z|)`` as ``1 / (1 + e)`` for ``z >= 0`` and
+    ``e / (1 + e)`` for ``z < 0``; values in [0, 1], same shape as ``z``.
     """
     z = _real_array(z, "z")
     e = np.exp(-np.abs(z))
@@ -129,7 +109,9 @@ def sigmoid(z):
 def _check_scores_labels(scores, y):
     scores = _real_array(scores, "scores")
     if scores.ndim != 2 or 0 in scores.shape:
-        raise ValueError(f"scores must have shape (N, C) with N, C >= 1, got shape {scores.shape}")
+        raise ValueError(
+            f"scores must have shape (N, C) with N, C >= 1, got shape {scores.shape}"
+        )
     y = np.asarray(y)
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
@@ -141,49 +123,58 @@ def _check_scores_labels(scores, y):
     n_classes = scores.shape[1]
     if y.min() < 0 or y.max() >= n_classes:
         raise ValueError(
-            f"labels y must lie in [0, C) = [0, {n_classes}) for scores of shape {scores.shape}, "
-            f"got values from {y.min()} to {y.max()}"
+            f"labels y must lie in [0, C) = [0, {n_classes}) for scores of shape "
+            f"{scores.shape}, got values from {y.min()} to {y.max()}"
         )
     return scores, y
 
 
+def _check_smoothing(smoothing):
+    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not (
+        0 <= smoothing <= 1
+    ):
+        raise ValueError(f"smoothing must be a number in [0, 1], got {smoothing!r}")
+
+
+def _check_logits_targets(z, y):
+    z, y = _real_array(z, "z"), _real_array(y, "y")
+    if z.shape != y.shape:
+        raise ValueError(f"z and y must have the same shape, got z {z.shape} and y {y.shape}")
+    if z.size == 0:
+        raise ValueError(f"z must not be empty, got shape {z.shape}")
+    if not np.all((y >= 0) & (y <= 1)):
+        raise ValueError(
+            f"targets y must lie in [0, 1], got values from {y.min()} to {y.max()}"
+        )
+    return z, y
+
+
+# --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
+
 def softmax_loss(scores, y, smoothing=0.0):
-    """Mean softmax cross-entropy of a batch and its gradient with respect to the scores.
+    """Mean softmax cross-entropy of a batch and its gradient in the scores.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
     Parameters
     ----------
     scores : array_like, shape (N, C)
-        Real scores (logits), one row per example; finite for any finite input.
+        Real scores (logits), one row per example.
     y : array_like of int, shape (N,)
         Class labels in ``0 .. C - 1``.
     smoothing : float, optional
-        Label smoothing ``alpha`` in [0, 1]: the target distribution of an
-        example is ``(1 - alpha) * onehot(y) + alpha / C``, as in PyTorch's
-        ``cross_entropy(..., label_smoothing=alpha)``. The default 0 gives the
-        plain cross-entropy ``-log softmax(scores)[y]``.
+        Label smoothing ``alpha`` in [0, 1]: the target of an example is
+        ``(1 - alpha) * onehot(y) + alpha / C`` (as in PyTorch's ``cross_entropy``).
 
     Returns
     -------
     loss : float
         ``mean_i sum_k -target[i, k] * log softmax(scores[i])[k]``.
     dscores : ndarray, shape (N, C)
-        Gradient of ``loss`` with respect to ``scores``:
-        ``(softmax(scores) - target) / N``.
-
-    Raises
-    ------
-    ValueError
-        If ``scores`` is not (N, C), ``y`` is not integer or not of shape
-        (N,), a label is outside ``0 .. C - 1``, or ``smoothing`` is not a
-        number in [0, 1].
+        ``(softmax(scores) - target) / N``, the gradient of ``loss``.
     """
     scores, y = _check_scores_labels(scores, y)
-    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not (
-        0 <= smoothing <= 1
-    ):
-        raise ValueError(f"smoothing must be a number in [0, 1], got {smoothing!r}")
+    _check_smoothing(smoothing)
     N, C = scores.shape
     target = np.full((N, C), smoothing / C)
     target[np.arange(N), y] += 1 - smoothing
@@ -201,32 +192,18 @@ def binary_cross_entropy_with_logits(z, y):
 
     Parameters
     ----------
-    z : array_like, any shape
-        Real logits: the model's probability of the positive class is
-        ``sigmoid(z)``.
+    z : array_like
+        Real logits; the probability of the positive class is ``sigmoid(z)``.
     y : array_like, same shape as ``z``
-        Targets in [0, 1] (usually 0 or 1).
+        Targets in [0, 1].
 
     Returns
     -------
     loss : float
-        ``mean(-y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)))``, computed as
-        ``mean(max(z, 0) - y z + log1p(exp(-|z|)))``, finite for any finite
-        ``z``; it matches PyTorch's ``binary_cross_entropy_with_logits``.
+        ``mean(max(z, 0) - y z + log1p(exp(-|z|)))``, finite for finite ``z``.
     dz : ndarray, same shape as ``z``
-        Gradient of ``loss`` with respect to ``z``: ``(sigmoid(z) - y) / z.size``.
-
-    Raises
-    ------
-    ValueError
-        If the shapes differ, ``z`` is empty, or a target lies outside [0, 1].
+        ``(sigmoid(z) - y) / z.size``.
     """
-    z, y = _real_array(z, "z"), _real_array(y, "y")
-    if z.shape != y.shape:
-        raise ValueError(f"z and y must have the same shape, got z {z.shape} and y {y.shape}")
-    if z.size == 0:
-        raise ValueError(f"z must not be empty, got shape {z.shape}")
-    if not np.all((y >= 0) & (y <= 1)):
-        raise ValueError(f"targets y must lie in [0, 1], got values from {y.min()} to {y.max()}")
+    z, y = _check_logits_targets(z, y)
     loss = np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))
     return float(np.mean(loss)), (sigmoid(z) - y) / z.size
