@@ -59,22 +59,11 @@ def linear_scores(X, W, b):
 
 
 def softmax_classifier_loss(W, b, X, y, reg=0.0):
-    """Mean cross-entropy plus ``(reg / 2) ||W||^2``, with its gradients.
+    """Mean cross-entropy plus ``(reg / 2) ||W||^2``, and its gradients ``dW``, ``db``.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Parameters
-    ----------
-    W : (D, C) weights; b : (C,) biases (not regularized);
-    X : (N, D) inputs; y : (N,) int labels; reg : float >= 0.
-
-    Returns
-    -------
-    loss : float
-    dW : ndarray, shape (D, C)
-        ``X.T @ dscores + reg * W``.
-    db : ndarray, shape (C,)
-        ``dscores.sum(axis=0)``.
+    W (D, C), b (C,) (not regularized), X (N, D), y (N,) int labels, reg >= 0.
     """
     if not reg >= 0:
         raise ValueError(f"reg must be non-negative, got {reg!r}")
@@ -88,20 +77,12 @@ def softmax_classifier_loss(W, b, X, y, reg=0.0):
 
 def train_softmax_classifier(X, y, num_classes=None, lr=0.3, reg=1e-3, batch_size=32,
                              epochs=100, seed=0, X_val=None, y_val=None):
-    """Train a softmax classifier by minibatch gradient descent.
+    """Minibatch gradient descent from weights N(0, 0.01^2) and zero biases.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Each epoch visits the examples once in a fresh random order, in minibatches of
-    ``batch_size``, with the step ``theta <- theta - lr * grad``. Initial weights
-    are normal with standard deviation 0.01 (drawn from ``seed``), biases zero.
-
-    Returns
-    -------
-    W : (D, C); b : (C,)
-    history : dict of ndarray of shape (epochs + 1,)
-        ``loss`` (the training objective), ``train_acc`` and, given ``X_val``
-        and ``y_val``, ``val_acc``.
+    Returns ``W`` (D, C), ``b`` (C,) and ``history``: arrays of length ``epochs + 1``
+    (before training and after each epoch) of ``loss``, ``train_acc`` and ``val_acc``.
     """
     X, y, batch_size, epochs = _check_training(X, y, lr, batch_size, epochs,
                                                X_val, y_val)

@@ -47,20 +47,11 @@ def _check_axis(z, axis, name):
 # --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
 
 def logsumexp(z, axis=-1):
-    """Log-sum-exp ``log(sum(exp(z)))`` along an axis, with the max-shift.
+    """Log-sum-exp ``log(sum(exp(z)))`` along ``axis``, with the max-shift.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Parameters
-    ----------
-    z : array_like
-        Finite real values; the result is finite for any finite input.
-    axis : int, optional
-
-    Returns
-    -------
-    ndarray or float
-        The shape of ``z`` without ``axis``.
+    Finite for any finite real ``z``; the result drops ``axis`` from the shape of ``z``.
     """
     z = _real_array(z, "z")
     axis = _check_axis(z, axis, "z")
@@ -70,20 +61,11 @@ def logsumexp(z, axis=-1):
 
 
 def softmax(z, axis=-1):
-    """Softmax ``exp(z) / sum(exp(z))`` along an axis, with the max-shift.
+    """Softmax ``exp(z) / sum(exp(z))`` along ``axis``, with the max-shift.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Parameters
-    ----------
-    z : array_like
-        Finite real scores (logits).
-    axis : int, optional
-
-    Returns
-    -------
-    ndarray, same shape as ``z``
-        Non-negative, summing to one along ``axis``.
+    Finite for any finite real ``z``; the result has the shape of ``z``.
     """
     z = _real_array(z, "z")
     axis = _check_axis(z, axis, "z")
@@ -92,12 +74,11 @@ def softmax(z, axis=-1):
 
 
 def sigmoid(z):
-    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise, without overflow.
+    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Computed from ``e = exp(-|z|)`` as ``1 / (1 + e)`` for ``z >= 0`` and
-    ``e / (1 + e)`` for ``z < 0``; values in [0, 1], same shape as ``z``.
+    Computed from ``e = exp(-|z|)``, which cannot overflow.
     """
     z = _real_array(z, "z")
     e = np.exp(-np.abs(z))
@@ -152,26 +133,12 @@ def _check_logits_targets(z, y):
 # --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
 
 def softmax_loss(scores, y, smoothing=0.0):
-    """Mean softmax cross-entropy of a batch and its gradient in the scores.
+    """Mean cross-entropy of scores (N, C) with labels y (N,), and its gradient.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Parameters
-    ----------
-    scores : array_like, shape (N, C)
-        Real scores (logits), one row per example.
-    y : array_like of int, shape (N,)
-        Class labels in ``0 .. C - 1``.
-    smoothing : float, optional
-        Label smoothing ``alpha`` in [0, 1]: the target of an example is
-        ``(1 - alpha) * onehot(y) + alpha / C`` (as in PyTorch's ``cross_entropy``).
-
-    Returns
-    -------
-    loss : float
-        ``mean_i sum_k -target[i, k] * log softmax(scores[i])[k]``.
-    dscores : ndarray, shape (N, C)
-        ``(softmax(scores) - target) / N``, the gradient of ``loss``.
+    The target of an example is ``(1 - smoothing) * onehot(y) + smoothing / C``.
+    Returns ``loss`` (float) and ``dscores = (softmax(scores) - target) / N``.
     """
     scores, y = _check_scores_labels(scores, y)
     _check_smoothing(smoothing)
@@ -186,23 +153,11 @@ def softmax_loss(scores, y, smoothing=0.0):
 
 
 def binary_cross_entropy_with_logits(z, y):
-    """Mean binary cross-entropy of logits and its gradient, stable for large ``|z|``.
+    """Mean binary cross-entropy of logits z and targets y in [0, 1], and its gradient.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Parameters
-    ----------
-    z : array_like
-        Real logits; the probability of the positive class is ``sigmoid(z)``.
-    y : array_like, same shape as ``z``
-        Targets in [0, 1].
-
-    Returns
-    -------
-    loss : float
-        ``mean(max(z, 0) - y z + log1p(exp(-|z|)))``, finite for finite ``z``.
-    dz : ndarray, same shape as ``z``
-        ``(sigmoid(z) - y) / z.size``.
+    Returns ``loss = mean(softplus(z) - y z)`` and ``dz = (sigmoid(z) - y) / z.size``.
     """
     z, y = _check_logits_targets(z, y)
     loss = np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))
