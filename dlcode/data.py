@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlcode.checks import check_int, check_real, check_seed
+
 __all__ = [
     "as_rng",
     "stratified_split",
@@ -192,13 +194,10 @@ def make_xor(n, noise=0.1, seed=None):
     y : ndarray, shape (n,)
         Labels ``c1 XOR c2`` of each point's corner ``(c1, c2)``, int64.
     """
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}")
-    rng = as_rng(seed)
-    corner = rng.integers(0, 2, size=(int(n), 2))
-    X = corner + noise * rng.normal(size=(int(n), 2))
+    n, noise = check_int(n, "n", 1), check_real(noise, "noise", 0)
+    rng = check_seed(seed)
+    corner = rng.integers(0, 2, size=(n, 2))
+    X = corner + noise * rng.normal(size=(n, 2))
     return X.astype(np.float64), (corner[:, 0] ^ corner[:, 1]).astype(np.int64)
 
 
@@ -226,14 +225,9 @@ def make_spirals(n_per_class, n_classes=3, noise=0.2, seed=None):
     y : ndarray, shape (n_per_class * n_classes,)
         Labels in blocks of ``n_per_class``, int64.
     """
-    if int(n_per_class) != n_per_class or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
-    if int(n_classes) != n_classes or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}")
-    rng = as_rng(seed)
-    n_per_class, n_classes = int(n_per_class), int(n_classes)
+    n_per_class = check_int(n_per_class, "n_per_class", 1)
+    n_classes = check_int(n_classes, "n_classes", 2)
+    noise, rng = check_real(noise, "noise", 0), check_seed(seed)
     y = np.repeat(np.arange(n_classes), n_per_class)
     r = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
     angle = 2 * np.pi * y / n_classes + 4 * r + noise * rng.normal(size=len(y))
@@ -266,12 +260,13 @@ def _read_cifar10_batch(path):
             f"{data.shape}, got {labels.dtype} of shape {labels.shape}"
         )
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{path}: labels must lie in 0..9, got {labels.min()}..{labels.max()}")
+        raise ValueError(f"{path}: labels must lie in 0..9, "
+                         f"got {labels.min()}..{labels.max()}")
     return data, labels.astype(np.int64)
 
 
 def load_cifar10(root, flatten=False, dtype=np.float32):
-    """Read CIFAR-10 from the "python version" batch files in a local folder (no download).
+    """Read CIFAR-10 from the "python version" batch files in a local folder.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
@@ -297,8 +292,8 @@ def load_cifar10(root, flatten=False, dtype=np.float32):
     expected = ", ".join(CIFAR10_FILES)
     if not root.is_dir():
         raise FileNotFoundError(
-            f"CIFAR-10 folder {str(root)!r} does not exist; expected a folder holding the "
-            f"python-version batch files {expected} (nothing is downloaded)"
+            f"CIFAR-10 folder {str(root)!r} does not exist; expected a folder holding "
+            f"the python-version batch files {expected} (nothing is downloaded)"
         )
     missing = [name for name in CIFAR10_FILES if not (root / name).is_file()]
     if missing:
