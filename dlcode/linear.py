@@ -44,13 +44,11 @@ def _check_training(X, y, lr, batch_size, epochs, X_val, y_val):
 # --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
 
 def linear_scores(X, W, b):
-    """Scores ``X @ W + b`` of a batch: X (N, D), W (D, C), b (C,) -> (N, C).
+    """Scores ``X @ W + b`` (N, C) of a batch X (N, D); predict with argmax(axis=1).
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    ``W`` holds one column per class (the transpose of the mathematical W);
-    predict with ``argmax(axis=1)``.
-    """
+    W (D, C) holds one column per class (the transpose of the mathematical W)."""
     W, b, X = _check_linear(W, b, X)
     return X @ W + b
 
@@ -60,8 +58,7 @@ def softmax_classifier_loss(W, b, X, y, reg=0.0):
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    W (D, C), b (C,) (not regularized), X (N, D), y (N,) int labels, reg >= 0.
-    """
+    W (D, C), b (C,) (not penalized), X (N, D), y (N,) int labels, reg >= 0."""
     reg = check_real(reg, "reg", 0)
     W, b, X = _check_linear(W, b, X)
     loss, dscores = softmax_loss(X @ W + b, y)

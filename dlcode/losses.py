@@ -26,12 +26,20 @@ def _real_array(z, name):
 
 
 def _check_axis(z, axis, name):
+    """``z`` as a finite float array, and ``axis`` checked against its shape."""
+    z = _real_array(z, name)
     if z.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension, got a scalar")
     axis = check_int(axis, "axis", minimum=-z.ndim, maximum=z.ndim - 1)
     if z.shape[axis] == 0:
         raise ValueError(f"{name} of shape {z.shape} is empty along axis {axis}")
-    return axis
+    return z, axis
+
+
+def _real_or_inf(z, name):
+    """``z`` as a float array that may hold +-inf (integers become float64)."""
+    z = np.asarray(z)
+    return z if z.dtype.kind == "f" else float_array(z, name)
 
 
 # --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
@@ -41,10 +49,8 @@ def logsumexp(z, axis=-1):
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Finite for any finite real ``z``; the result drops ``axis`` from the shape of ``z``.
-    """
-    z = _real_array(z, "z")
-    axis = _check_axis(z, axis, "z")
+    Finite for any finite ``z``; the result drops ``axis``."""
+    z, axis = _check_axis(z, axis, "z")
     m = np.max(z, axis=axis, keepdims=True)
     out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
     return np.squeeze(out, axis=axis)[()]
@@ -55,10 +61,8 @@ def softmax(z, axis=-1):
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Finite for any finite real ``z``; the result has the shape of ``z``.
-    """
-    z = _real_array(z, "z")
-    axis = _check_axis(z, axis, "z")
+    Finite for any finite ``z``; the result has the shape of ``z``."""
+    z, axis = _check_axis(z, axis, "z")
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -68,10 +72,8 @@ def sigmoid(z):
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
-    Computed from ``e = exp(-|z|)``, which cannot overflow; ``z`` may hold +-inf.
-    """
-    z = np.asarray(z)
-    z = z if z.dtype.kind == "f" else float_array(z, "z")
+    Computed from ``exp(-|z|)``, which cannot overflow; ``z`` may hold +-inf."""
+    z = _real_or_inf(z, "z")
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))[()]
 
