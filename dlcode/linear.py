@@ -31,14 +31,18 @@ def _check_linear(W, b, X):
     return W, b, X
 
 
-def _check_training(X, y, lr, batch_size, epochs, X_val, y_val):
+def _check_training(X, y, lr, batch_size, epochs, X_val, y_val, num_classes, seed):
+    """Checked arguments, the number of classes C and the random generator."""
     X, y = float_array(X, "X"), np.asarray(y)
     if X.ndim != 2 or y.shape != (len(X),):
         raise ValueError(f"X must be (N, D) and y (N,), got X {X.shape}, y {y.shape}")
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together")
+    C = (int(y.max()) + 1 if num_classes is None
+         else check_int(num_classes, "num_classes", 1))
     return (X, y, check_real(lr, "lr", 0, open_min=True),
-            check_int(batch_size, "batch_size", 1), check_int(epochs, "epochs", 0))
+            check_int(batch_size, "batch_size", 1), check_int(epochs, "epochs", 0), C,
+            check_seed(seed))
 
 
 # --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
@@ -77,11 +81,8 @@ def train_softmax_classifier(X, y, num_classes=None, lr=0.3, reg=1e-3, batch_siz
     Returns ``W`` (D, C), ``b`` (C,) and ``history``: arrays of length ``epochs + 1``
     (before training and after each epoch) of ``loss``, ``train_acc`` and ``val_acc``.
     """
-    X, y, lr, batch_size, epochs = _check_training(X, y, lr, batch_size, epochs,
-                                                   X_val, y_val)
-    C = int(y.max()) + 1 if num_classes is None else check_int(num_classes,
-                                                                 "num_classes", 1)
-    rng = check_seed(seed)
+    X, y, lr, batch_size, epochs, C, rng = _check_training(
+        X, y, lr, batch_size, epochs, X_val, y_val, num_classes, seed)
     W, b = 0.01 * rng.normal(size=(X.shape[1], C)), np.zeros(C)
     history = {"loss": [], "train_acc": []} | ({} if X_val is None else {"val_acc": []})
 
