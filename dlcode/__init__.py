@@ -12,8 +12,8 @@ Modules:
     init: Weight initialization: Xavier (normal, uniform) and He, as (n_in, n_out) arrays.
     knn: k-nearest-neighbour classification: L1 and L2 distances and the plurality vote.
     layers: Layers as pairs ``name_forward(...) -> (out, cache)``, ``name_backward(dout, cache)``.
-    linear: Linear classifiers: scores, the regularized softmax loss and minibatch gradient descent.
-    losses: Losses and their building blocks: log-sum-exp, softmax, sigmoid and the cross-entropies.
+    linear: Linear classifiers: scores, regularized softmax loss, minibatch gradient descent.
+    losses: Losses and their building blocks: log-sum-exp, softmax, sigmoid, cross-entropies.
     model_selection: Model selection: k-fold cross-validation.
     models: Models: batch to class scores, or with labels to ``(loss, grads)``.
     nn: Fully connected networks: forward pass, parameter count, linear collapse.

@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from dlcode.checks import check_int, check_real
+from dlcode.checks import check_int, check_real, check_seed
 
 __all__ = [
     "as_rng",
     "make_noisy_sine",
     "stratified_split",
     "load_digits",
-    "load_cifar10",
     "make_xor",
     "make_spirals",
+    "load_cifar10",
 ]
 
 
@@ -138,8 +139,69 @@ def load_digits(seed=0, val_fraction=0.2, test_fraction=0.2):
 
 # --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
 
-CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
-                 "test_batch")
+def make_xor(n, noise=0.1, seed=None):
+    """Noisy XOR: points around the corners of the unit square.
+
+    Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
+
+    Parameters
+    ----------
+    n : int
+        Number of points, positive.
+    noise : float, optional
+        Standard deviation of the Gaussian noise per coordinate, non-negative.
+    seed : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray, shape (n, 2)
+    y : ndarray, shape (n,)
+        Labels ``c1 XOR c2`` of each point's corner ``(c1, c2)``, int64.
+    """
+    n, noise = check_int(n, "n", 1), check_real(noise, "noise", 0)
+    rng = check_seed(seed)
+    corner = rng.integers(0, 2, size=(n, 2))
+    X = corner + noise * rng.normal(size=(n, 2))
+    return X.astype(np.float64), (corner[:, 0] ^ corner[:, 1]).astype(np.int64)
+
+
+def make_spirals(n_per_class, n_classes=3, noise=0.2, seed=None):
+    """Interleaved spiral arms in the plane, one per class.
+
+    Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
+
+    Arm ``k`` holds points at radii ``r`` evenly spaced in [0, 1] and angles
+    ``2 pi k / n_classes + 4 r`` plus Gaussian noise (radians).
+
+    Parameters
+    ----------
+    n_per_class : int
+        Points per class, positive.
+    n_classes : int, optional
+        Number of classes, at least 2.
+    noise : float, optional
+        Angular noise, non-negative.
+    seed : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray, shape (n_per_class * n_classes, 2)
+    y : ndarray, shape (n_per_class * n_classes,)
+        Labels in blocks of ``n_per_class``, int64.
+    """
+    n_per_class = check_int(n_per_class, "n_per_class", 1)
+    n_classes = check_int(n_classes, "n_classes", 2)
+    noise, rng = check_real(noise, "noise", 0), check_seed(seed)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    r = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
+    angle = 2 * np.pi * y / n_classes + 4 * r + noise * rng.normal(size=len(y))
+    return np.column_stack([r * np.sin(angle), r * np.cos(angle)]), y.astype(np.int64)
+
+
+# --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
+
+CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                 "data_batch_5", "test_batch")
 
 
 def _read_cifar10_batch(path):
@@ -147,7 +209,9 @@ def _read_cifar10_batch(path):
     with open(path, "rb") as f:
         batch = pickle.load(f, encoding="bytes")  # the files are Python 2 pickles
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise ValueError(f"{path} is not a CIFAR-10 batch: expected a dict with b'data', b'labels'")
+        raise ValueError(
+            f"{path} is not a CIFAR-10 batch: expected a dict with b'data', b'labels'"
+        )
     data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise ValueError(
@@ -160,44 +224,31 @@ def _read_cifar10_batch(path):
             f"{data.shape}, got {labels.dtype} of shape {labels.shape}"
         )
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{path}: labels must lie in 0..9, got {labels.min()}..{labels.max()}")
+        raise ValueError(f"{path}: labels must lie in 0..9, "
+                         f"got {labels.min()}..{labels.max()}")
     return data, labels.astype(np.int64)
 
 
 def load_cifar10(root, flatten=False, dtype=np.float32):
-    """Read CIFAR-10 from the "python version" batch files in a local folder (no download).
+    """Read CIFAR-10 from the "python version" batch files in a local folder.
 
     Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
 
     Parameters
     ----------
     root : str or path-like
-        Folder holding ``data_batch_1`` ... ``data_batch_5`` and ``test_batch``
-        (the extracted ``cifar-10-batches-py``), or a folder containing
-        ``cifar-10-batches-py``. The files are unpickled: load only files you trust.
+        Folder holding ``data_batch_1`` ... ``data_batch_5`` and ``test_batch``, or
+        a folder containing ``cifar-10-batches-py``. Load only files you trust.
     flatten : bool, optional
-        Return images as rows of length 3072 instead of (3, 32, 32) arrays.
+        Images as rows of length 3072 instead of (3, 32, 32) arrays.
     dtype : numpy float dtype, optional
-        Type of the returned images; float32 keeps the training set at 600 MB.
 
     Returns
     -------
     dict
-        ``X_train`` (50000, 3, 32, 32) and ``X_test`` (10000, 3, 32, 32), or
-        (N, 3072) if ``flatten``, with pixel values divided by 255 so that they
-        lie in [0, 1], channels in the order red, green, blue; ``y_train``
-        (50000,) and ``y_test`` (10000,) int64 labels 0..9. The training
-        batches are concatenated in file order (no shuffling, no validation
-        split: use ``stratified_split``). Sizes follow the files: other row
-        counts are accepted.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``root`` is not a folder or lacks one of the six batch files; the
-        message names the folder and the expected files.
-    ValueError
-        If a file is not a CIFAR-10 batch (wrong keys, shapes or types).
+        ``X_train`` (50000, 3, 32, 32), ``X_test`` (10000, 3, 32, 32) (or rows of
+        3072 if ``flatten``), pixels in [0, 1], channels red, green, blue;
+        ``y_train``, ``y_test`` int64 labels 0..9, in file order.
     """
     root = Path(root)
     if (root / "cifar-10-batches-py").is_dir():
@@ -205,8 +256,8 @@ def load_cifar10(root, flatten=False, dtype=np.float32):
     expected = ", ".join(CIFAR10_FILES)
     if not root.is_dir():
         raise FileNotFoundError(
-            f"CIFAR-10 folder {str(root)!r} does not exist; expected a folder holding the "
-            f"python-version batch files {expected} (nothing is downloaded)"
+            f"CIFAR-10 folder {str(root)!r} does not exist; expected a folder holding "
+            f"the python-version batch files {expected} (nothing is downloaded)"
         )
     missing = [name for name in CIFAR10_FILES if not (root / name).is_file()]
     if missing:
@@ -222,81 +273,3 @@ def load_cifar10(root, flatten=False, dtype=np.float32):
         out[f"X_{part}"] = images if flatten else images.reshape(-1, 3, 32, 32)
         out[f"y_{part}"] = np.concatenate([labels for _, labels in group])
     return out
-
-
-# --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
-
-def make_xor(n, noise=0.1, seed=None):
-    """Noisy XOR: points scattered around the corners of the unit square.
-
-    Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
-
-    Each point picks a corner ``(c1, c2)`` of {0, 1}^2 uniformly at random,
-    gets the label ``c1 XOR c2`` and is displaced by Gaussian noise.
-
-    Parameters
-    ----------
-    n : int
-        Number of points, positive.
-    noise : float, optional
-        Standard deviation of the noise added to each coordinate, non-negative
-        (0 gives the corners themselves).
-    seed : None, int or numpy.random.Generator
-
-    Returns
-    -------
-    X : ndarray, shape (n, 2)
-        Points, float64.
-    y : ndarray, shape (n,)
-        Labels 0 or 1, int64.
-    """
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}")
-    rng = as_rng(seed)
-    corner = rng.integers(0, 2, size=(int(n), 2))
-    X = corner + noise * rng.normal(size=(int(n), 2))
-    return X.astype(np.float64), (corner[:, 0] ^ corner[:, 1]).astype(np.int64)
-
-
-# --- from book/04-linear-classifiers.md: Linear classifiers and softmax ---
-
-def make_spirals(n_per_class, n_classes=3, noise=0.2, seed=None):
-    """Interleaved spiral arms in the plane, one per class.
-
-    Defined in :doc:`/book/04-linear-classifiers` (Linear classifiers and softmax).
-
-    Arm ``k`` holds ``n_per_class`` points at radii evenly spaced in [0, 1]
-    and angles ``2 pi k / n_classes + 4 r`` plus Gaussian noise of standard
-    deviation ``noise`` (in radians).
-
-    Parameters
-    ----------
-    n_per_class : int
-        Points per class, positive.
-    n_classes : int, optional
-        Number of classes (arms), at least 2.
-    noise : float, optional
-        Angular noise, non-negative.
-    seed : None, int or numpy.random.Generator
-
-    Returns
-    -------
-    X : ndarray, shape (n_per_class * n_classes, 2)
-        Points in the unit disc, float64, ordered by class.
-    y : ndarray, shape (n_per_class * n_classes,)
-        Labels ``0 .. n_classes - 1``, int64, in blocks of ``n_per_class``.
-    """
-    if int(n_per_class) != n_per_class or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
-    if int(n_classes) != n_classes or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}")
-    rng = as_rng(seed)
-    n_per_class, n_classes = int(n_per_class), int(n_classes)
-    y = np.repeat(np.arange(n_classes), n_per_class)
-    r = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
-    angle = 2 * np.pi * y / n_classes + 4 * r + noise * rng.normal(size=len(y))
-    return np.column_stack([r * np.sin(angle), r * np.cos(angle)]), y.astype(np.int64)

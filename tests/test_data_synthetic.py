@@ -37,11 +37,11 @@ def test_make_xor_accepts_a_generator_and_validates():
     a = make_xor(10, seed=rng)[0]
     b = make_xor(10, seed=rng)[0]
     assert not np.array_equal(a, b)  # the shared stream advanced
-    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, inf\], got 0"):
         make_xor(0)
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer, got 2.5"):
         make_xor(2.5)
-    with pytest.raises(ValueError, match="noise must be non-negative, got -0.1"):
+    with pytest.raises(ValueError, match=r"noise must be a finite number in \[0, inf\), got -0.1"):
         make_xor(10, noise=-0.1)
 
 
@@ -72,11 +72,11 @@ def test_make_spirals_arms_without_noise():
 
 
 def test_make_spirals_validates():
-    with pytest.raises(ValueError, match="n_per_class must be a positive integer"):
+    with pytest.raises(ValueError, match=r"n_per_class must be an integer in \[1, inf\]"):
         make_spirals(0)
-    with pytest.raises(ValueError, match="n_classes must be an integer >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"n_classes must be an integer in \[2, inf\], got 1"):
         make_spirals(10, n_classes=1)
-    with pytest.raises(ValueError, match="noise must be non-negative"):
+    with pytest.raises(ValueError, match=r"noise must be a finite number in \[0, inf\)"):
         make_spirals(10, noise=-1.0)
 
 

@@ -56,12 +56,15 @@ def test_errors():
         linear_scores(np.zeros((4, 2)), W, b)
     with pytest.raises(ValueError, match=r"W must have shape \(D, C\)"):
         linear_scores(X, np.zeros(3), b)
-    with pytest.raises(ValueError, match="reg must be non-negative"):
+    with pytest.raises(ValueError, match=r"reg must be a finite number in \[0, inf\)"):
         softmax_classifier_loss(W, b, X, np.zeros(4, dtype=int), reg=-1.0)
     with pytest.raises(ValueError, match=r"labels y must lie in \[0, C\)"):
         softmax_classifier_loss(W, b, X, np.array([0, 1, 2, 0]))
-    with pytest.raises(ValueError, match="need lr > 0"):
-        train_softmax_classifier(X, np.zeros(4, dtype=int), lr=0.0)
+    for bad_lr in (0.0, float("inf")):
+        with pytest.raises(ValueError, match=r"lr must be a finite number in \(0, inf\)"):
+            train_softmax_classifier(X, np.zeros(4, dtype=int), lr=bad_lr)
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[1, inf\]"):
+        train_softmax_classifier(X, np.zeros(4, dtype=int), batch_size=0)
     with pytest.raises(ValueError, match="X_val and y_val must be given together"):
         train_softmax_classifier(X, np.zeros(4, dtype=int), X_val=X)
     with pytest.raises(ValueError, match=r"X must be \(N, D\) and y \(N,\)"):
