@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcode.checks import check_int, check_real
 from dlcode.checks import check_int, check_real, check_seed
 
 __all__ = [

@@ -19,6 +19,16 @@ from dlcode.data import as_rng
 from dlcode.layers import (
     affine_backward,
     affine_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+    batchnorm_backward,
+    batchnorm_forward,
+    conv_backward,
+    conv_forward,
+    dropout_backward,
+    dropout_forward,
+    max_pool_backward,
+    max_pool_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,
@@ -26,10 +36,6 @@ from dlcode.layers import (
     tanh_backward,
     tanh_forward,
 )
-from dlcode.layers import batchnorm_backward, batchnorm_forward
-from dlcode.layers import dropout_backward, dropout_forward
-from dlcode.layers import (affine_relu_backward, affine_relu_forward, conv_backward, conv_forward,
-                           max_pool_backward, max_pool_forward)
 from dlcode.losses import softmax_loss
 
 __all__ = [

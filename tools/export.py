@@ -281,8 +281,32 @@ def _merge_methods(text: str, module: str) -> str:
     return "\n".join(out)
 
 
+def _merge_from_imports(imports: list[str]) -> list[str]:
+    """One ``from X import a, b`` per module X: the cells' from-imports of X, names unioned."""
+    merged: dict[str, list[str]] = {}
+    plain: list[str] = []
+    for stmt in imports:
+        node = ast.parse(stmt).body[0]
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = merged.setdefault(node.module, [])
+            for alias in node.names:
+                name = alias.name + (f" as {alias.asname}" if alias.asname else "")
+                if name not in names:
+                    names.append(name)
+        else:
+            plain.append(stmt)
+    for module, names in merged.items():
+        line = f"from {module} import {', '.join(sorted(names, key=str.lower))}"
+        if len(line) > 100:
+            body = "".join(f"    {n},\n" for n in sorted(names, key=str.lower))
+            line = f"from {module} import (\n{body})"
+        plain.append(line)
+    return plain
+
+
 def _sort_imports(imports: list[str]) -> str:
     """Group imports as stdlib, third party, first party; plain imports before from-imports."""
+    imports = _merge_from_imports(imports)
 
     def key(stmt: str):
         words = stmt.split()
