@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from dlcode.activations import relu_grad, sigmoid_grad, tanh_grad
 from dlcode.data import as_rng
 from dlcode.losses import sigmoid
 
@@ -56,178 +57,96 @@ def _float_array(a, name):
 
 
 def _check_dout(dout, shape):
+    """``dout`` checked to be finite, floating-point and of the layer's output shape."""
     dout = _float_array(dout, "dout")
     if dout.shape != shape:
         raise ValueError(f"dout must have the layer's output shape {shape}, got {dout.shape}")
     return dout
 
 
+def _check_affine(x, w, b):
+    """The affine layer's inputs checked, and the row length D of the flattened x."""
+    x, w, b = _float_array(x, "x"), _float_array(w, "w"), _float_array(b, "b")
+    if x.ndim < 2 or w.ndim != 2 or b.ndim != 1:
+        raise ValueError(f"expected x of shape (N, d_1, ..., d_k), w (D, M) and b (M,), "
+                         f"got x {x.shape}, w {w.shape} and b {b.shape}")
+    D = int(np.prod(x.shape[1:]))
+    if w.shape[0] != D or b.shape[0] != w.shape[1]:
+        raise ValueError(f"x of shape {x.shape} flattens to rows of length D = {D}, so w "
+                         f"must be (D, M) = ({D}, M) and b (M,); got w {w.shape} and b {b.shape}")
+    return x, w, b, D
+
+
+# --- from book/07-backpropagation.md: Backpropagation ---
+
 def affine_forward(x, w, b):
-    """Affine (fully connected) layer ``out = x_flat @ w + b``.
+    """Affine layer ``out = x_flat @ w + b``.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, d_1, ..., d_k)
-        A batch of N inputs; each is flattened to a row of length
-        ``D = d_1 * ... * d_k``.
-    w : ndarray of float, shape (D, M)
-        Weights, one column per output unit.
-    b : ndarray of float, shape (M,)
-        Biases.
-
-    Returns
-    -------
-    out : ndarray, shape (N, M)
-    cache : tuple
-        ``(x, w, b)``, what the backward pass needs.
-
-    Raises
-    ------
-    ValueError
-        If an array is not floating-point or holds NaN or infinite entries,
-        ``x`` has fewer than two dimensions, or the shapes do not fit.
+    x (N, d_1, ..., d_k) is flattened to rows of length D; w (D, M); b (M,).
+    Returns ``out`` (N, M) and the cache ``(x, w, b)``.
     """
-    x, w, b = _float_array(x, "x"), _float_array(w, "w"), _float_array(b, "b")
-    if x.ndim < 2 or w.ndim != 2 or b.ndim != 1:
-        raise ValueError(
-            f"expected x of shape (N, d_1, ..., d_k), w (D, M) and b (M,), "
-            f"got x {x.shape}, w {w.shape} and b {b.shape}"
-        )
-    D = int(np.prod(x.shape[1:]))
-    if w.shape[0] != D or b.shape[0] != w.shape[1]:
-        raise ValueError(
-            f"x of shape {x.shape} flattens to rows of length D = {D}, so w must be (D, M) = "
-            f"({D}, M) and b (M,); got w {w.shape} and b {b.shape}"
-        )
-    out = x.reshape(x.shape[0], D) @ w + b
-    return out, (x, w, b)
+    x, w, b, D = _check_affine(x, w, b)
+    return x.reshape(x.shape[0], D) @ w + b, (x, w, b)
 
 
 def affine_backward(dout, cache):
-    """Backward pass of ``affine_forward``.
+    """Backward pass of ``affine_forward`` for the upstream gradient dout (N, M).
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, M)
-        Upstream gradient ``dL/dout``.
-    cache : tuple
-        From ``affine_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape of ``x``
-        ``dout @ w.T``, reshaped to x's shape.
-    dw : ndarray, shape (D, M)
-        ``x_flat.T @ dout``.
-    db : ndarray, shape (M,)
-        ``dout`` summed over the batch: the bias is used by every example.
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Returns ``dx`` (shape of x), ``dw`` (D, M) and ``db`` (M,).
     """
     x, w, b = cache
     N = x.shape[0]
     dout = _check_dout(dout, (N, w.shape[1]))
-    dx = (dout @ w.T).reshape(x.shape)
+    dx = (dout @ w.T).reshape(x.shape)  # back to the input's shape
     dw = x.reshape(N, -1).T @ dout
-    db = dout.sum(axis=0)
+    db = dout.sum(axis=0)  # the bias is used by every example: fan-out
     return dx, dw, db
 
 
 def relu_forward(x):
-    """ReLU layer ``out = max(x, 0)``, elementwise.
+    """ReLU layer ``out = max(x, 0)``, elementwise on any shape.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    x : ndarray of float, any shape
-
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : ndarray
-        ``x``.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a finite floating-point array.
+    Returns ``out`` and the cache ``x``.
     """
     x = _float_array(x, "x")
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
-    """Backward pass of ``relu_forward``: ``dx = dout * 1[x > 0]``.
+    """Backward pass of ``relu_forward``.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape of ``x``
-    cache : ndarray
-        From ``relu_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape of ``x``
-        The derivative at 0 is taken to be 0.
+    Returns ``dx = dout * 1[x > 0]``, of the shape of ``x``.
     """
-    x = cache
-    dout = _check_dout(dout, x.shape)
-    return dout * (x > 0)
+    return _check_dout(dout, cache.shape) * relu_grad(cache)
 
 
 def sigmoid_forward(x):
-    """Sigmoid layer ``out = 1 / (1 + exp(-x))``, elementwise and without overflow.
+    """Sigmoid layer ``out = 1 / (1 + exp(-x))``, elementwise, without overflow.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    x : ndarray of float, any shape
-
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : ndarray
-        ``out``: the local gradient ``out * (1 - out)`` needs only the output.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a finite floating-point array.
+    Returns ``out`` and the cache ``x``.
     """
     x = _float_array(x, "x")
-    out = np.asarray(sigmoid(x))
-    return out, out
+    return np.asarray(sigmoid(x)), x
 
 
 def sigmoid_backward(dout, cache):
-    """Backward pass of ``sigmoid_forward``: ``dx = dout * out * (1 - out)``.
+    """Backward pass of ``sigmoid_forward``.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape of ``x``
-    cache : ndarray
-        From ``sigmoid_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape of ``x``
+    Returns ``dx = dout * sigma(x) sigma(-x)``, the accurate form of ``sigma'(x)``.
     """
-    out = cache
-    dout = _check_dout(dout, out.shape)
-    return dout * out * (1 - out)
+    return _check_dout(dout, cache.shape) * sigmoid_grad(cache)
 
 
 def tanh_forward(x):
@@ -235,61 +154,30 @@ def tanh_forward(x):
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    x : ndarray of float, any shape
-
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : ndarray
-        ``out``: the local gradient ``1 - out**2`` needs only the output.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a finite floating-point array.
+    Returns ``out`` and the cache ``x``.
     """
     x = _float_array(x, "x")
-    out = np.tanh(x)
-    return out, out
+    return np.tanh(x), x
 
 
 def tanh_backward(dout, cache):
-    """Backward pass of ``tanh_forward``: ``dx = dout * (1 - out**2)``.
+    """Backward pass of ``tanh_forward``.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape of ``x``
-    cache : ndarray
-        From ``tanh_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape of ``x``
+    Returns ``dx = dout * 4 sigma(2x) sigma(-2x)``, the accurate ``1 - tanh(x)**2``.
     """
-    out = cache
-    dout = _check_dout(dout, out.shape)
-    return dout * (1 - out**2)
+    return _check_dout(dout, cache.shape) * tanh_grad(cache)
 
+
+# --- from book/07-backpropagation.md: Backpropagation ---
 
 def affine_relu_forward(x, w, b):
-    """Affine layer followed by a ReLU: ``relu(x_flat @ w + b)``.
+    """Affine layer followed by a ReLU, ``relu(x_flat @ w + b)``.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    x, w, b : ndarray
-        As in ``affine_forward``.
-
-    Returns
-    -------
-    out : ndarray, shape (N, M)
-    cache : tuple
-        The caches of the two layers.
+    Arguments as in ``affine_forward``; the cache holds both layers' caches.
     """
     a, fc_cache = affine_forward(x, w, b)
     out, relu_cache = relu_forward(a)
@@ -301,16 +189,7 @@ def affine_relu_backward(dout, cache):
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, M)
-    cache : tuple
-        From ``affine_relu_forward``.
-
-    Returns
-    -------
-    dx, dw, db : ndarray
-        As in ``affine_backward``.
+    Returns ``(dx, dw, db)`` as ``affine_backward``.
     """
     fc_cache, relu_cache = cache
     return affine_backward(relu_backward(dout, relu_cache), fc_cache)

@@ -6,12 +6,11 @@ Do not edit: change the chapter and run ``make sync``.
 
 import copy
 import inspect
-import math
-import numbers
 
 import numpy as np
 
 import dlcode.optim
+from dlcode.checks import check_int, check_real
 from dlcode.data import as_rng
 from dlcode.optim import minibatch_indices
 
@@ -26,14 +25,8 @@ __all__ = [
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _optional_positive_int(value, name):
-    return None if value is None else _positive_int(value, name)
+    return None if value is None else check_int(value, name, minimum=1)
 
 
 def update_rules():
@@ -141,7 +134,11 @@ class Solver:
     best_val_acc : float
     best_params : dict of str to ndarray
         Copies of the parameters at the best validation accuracy (the earliest
-        on ties); ``train`` restores them into ``model.params`` at the end.
+        on ties).
+    best_state : dict or None
+        ``model.state_dict()`` at that epoch, if the model has ``state_dict``
+        (parameters and buffers such as running statistics). ``train`` restores
+        it with ``model.load_state_dict`` at the end (else ``best_params``).
     optim_configs : dict of str to dict
         The configuration (and state) of the update rule for each parameter.
 
@@ -173,18 +170,16 @@ class Solver:
         if optim_config is not None and not isinstance(optim_config, dict):
             raise ValueError(f"optim_config must be a dict or None, got {optim_config!r}")
         self.optim_config = copy.deepcopy(optim_config or {})
-        if (isinstance(lr_decay, bool) or not isinstance(lr_decay, numbers.Real)
-                or not math.isfinite(lr_decay) or lr_decay <= 0):
-            raise ValueError(f"lr_decay must be a positive finite number, got {lr_decay!r}")
-        self.lr_decay = float(lr_decay)
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        self.num_epochs = _positive_int(num_epochs, "num_epochs")
+        self.lr_decay = check_real(lr_decay, "lr_decay", minimum=0, open_min=True)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.num_epochs = check_int(num_epochs, "num_epochs", minimum=1)
         self.num_train_samples = _optional_positive_int(num_train_samples, "num_train_samples")
         self.num_val_samples = _optional_positive_int(num_val_samples, "num_val_samples")
-        self.verbose, self.print_every = bool(verbose), _positive_int(print_every, "print_every")
+        self.verbose = bool(verbose)
+        self.print_every = check_int(print_every, "print_every", minimum=1)
         self._batch_rng = as_rng(seed)
         self._sample_seed = int(self._batch_rng.integers(2**63))  # fixes the accuracy subsamples
-        self.epoch, self.best_val_acc, self.best_params = 0, -1.0, {}
+        self.epoch, self.best_val_acc, self.best_params, self.best_state = 0, -1.0, {}, None
         self.loss_history, self.train_acc_history, self.val_acc_history = [], [], []
         self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in model.params}
 
@@ -211,7 +206,7 @@ class Solver:
         if X.ndim < 1 or y.shape != X.shape[:1]:
             raise ValueError(f"y must have shape (N,) to match X of shape {X.shape}, got {y.shape}")
         num_samples = _optional_positive_int(num_samples, "num_samples")
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         if num_samples is not None and num_samples < len(X):
             keep = np.random.default_rng(self._sample_seed).choice(len(X), num_samples,
                                                                    replace=False)
@@ -240,12 +235,14 @@ class Solver:
         if val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            if hasattr(self.model, "state_dict"):  # parameters and buffers
+                self.best_state = self.model.state_dict()
         if self.verbose:
             print(f"(epoch {self.epoch} / {self.num_epochs}) train acc {train_acc:.3f}; "
                   f"val acc {val_acc:.3f}")
 
     def train(self):
-        """Run the epochs, then restore the parameters with the best validation accuracy.
+        """Run the epochs, then restore the state with the best validation accuracy.
 
         Each epoch visits the training set once in a fresh random order, in
         minibatches from ``dlcode.optim.minibatch_indices``, then decays the
@@ -271,5 +268,8 @@ class Solver:
                 if "learning_rate" in config:
                     config["learning_rate"] *= self.lr_decay
             self._record()
-        self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        else:
+            self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
         return self
