@@ -169,7 +169,8 @@ class Value:
             raise ValueError(f"data must be a real number, got {type(data).__name__}")
         if not np.isfinite(data):
             raise ValueError(f"data must be finite, got {data!r}")
-        self.data, self.grad, self.parents, self.op, self._local = float(data), 0.0, (), "", ()
+        self.data, self.grad = float(data), 0.0
+        self.parents, self.op, self._local = (), "", ()
 
     @staticmethod
     def _gate(op, gate, parents, *constants):
@@ -193,8 +194,23 @@ class Value:
         """Max gate ``max(self, other)``; at a tie the gradient goes to ``self``."""
         lifted = self._lift(other)
         if lifted is None:
-            raise ValueError(f"other must be a Value or a real number, got {type(other).__name__}")
+            raise ValueError(f"other must be a Value or a real number, got {other!r}")
         return self._gate("max", max_gate, (self, lifted))
+
+    def __add__(self, other):
+        other = self._lift(other)
+        return NotImplemented if other is None else self._gate("+", add_gate, (self, other))
+
+    def __mul__(self, other):
+        other = self._lift(other)
+        return NotImplemented if other is None else self._gate("*", mul_gate, (self, other))
+
+    def __pow__(self, n):
+        if isinstance(n, Value):
+            raise ValueError("x ** n is a gate for a constant number n only, not a Value")
+        out = self._gate("**", pow_gate, (self,), n)
+        out.op = f"**{n:g}"
+        return out
 
     def relu(self):
         return self._gate("relu", relu_gate, (self,))
@@ -207,21 +223,6 @@ class Value:
 
     def reciprocal(self):
         return self._gate("1/x", reciprocal_gate, (self,))
-
-    def __add__(self, other):
-        other = self._lift(other)
-        return NotImplemented if other is None else self._gate("+", add_gate, (self, other))
-
-    def __mul__(self, other):
-        other = self._lift(other)
-        return NotImplemented if other is None else self._gate("*", mul_gate, (self, other))
-
-    def __pow__(self, n):
-        if isinstance(n, Value):
-            raise ValueError("x ** n is a gate for a constant number n only, got a Value exponent")
-        out = self._gate("**", pow_gate, (self,), n)
-        out.op = f"**{n:g}"
-        return out
 
     def __neg__(self):
         return self * -1

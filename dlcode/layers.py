@@ -128,6 +128,8 @@ def relu_backward(dout, cache):
     return _check_dout(dout, cache.shape) * relu_grad(cache)
 
 
+# --- from book/07-backpropagation.md: Backpropagation ---
+
 def sigmoid_forward(x):
     """Sigmoid layer ``out = 1 / (1 + exp(-x))``, elementwise, without overflow.
 

@@ -181,7 +181,7 @@ class FullyConnectedNet:
         return out, (affine_cache, act_cache, stage_caches)
 
     def _block_backward(self, k, dout, cache, grads):
-        """Backward through hidden block k: fills grads of its parameters, returns d(input)."""
+        """Backward through hidden block k: fills grads, returns the input gradient."""
         affine_cache, act_cache, stage_caches = cache
         caches = iter(reversed(stage_caches))
         for stage in reversed([st for st in self._active if st.position == "post"]):
@@ -221,12 +221,6 @@ class FullyConnectedNet:
             grads[f"W{k}"] = grads[f"W{k}"] + self.reg * self.params[f"W{k}"]
         return loss, {name: g.astype(self.dtype, copy=False) for name, g in grads.items()}
 
-    def register_buffer(self, name, value):
-        """Set the attribute ``name`` to ``value`` and make it part of the state."""
-        setattr(self, name, value)
-        if name not in self._buffers:
-            self._buffers.append(name)
-
     def state_dict(self):
         """Deep copies of ``params`` and of every buffer: ``{"params": ..., name: ...}``."""
         return copy.deepcopy({"params": self.params,
@@ -234,12 +228,19 @@ class FullyConnectedNet:
 
     def load_state_dict(self, state):
         """Restore the parameters and buffers of ``state`` (deep copies, same keys)."""
-        if set(state) != {"params", *self._buffers} or set(state["params"]) != set(self.params):
-            raise ValueError("state must come from state_dict() of a network of this architecture")
+        names_match = set(state) == {"params", *self._buffers}
+        if not names_match or state["params"].keys() != self.params.keys():
+            raise ValueError("state must come from state_dict() of a network like this one")
         state = copy.deepcopy(state)
         self.params.update(state.pop("params"))
         for name, value in state.items():
             setattr(self, name, value)
+
+    def register_buffer(self, name, value):
+        """Set the attribute ``name`` to ``value`` and make it part of the state."""
+        setattr(self, name, value)
+        if name not in self._buffers:
+            self._buffers.append(name)
 
     def _check_input(self, X):
         """X (N, ...) with input_dim features per example, in the model's dtype."""
