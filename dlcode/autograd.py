@@ -15,8 +15,8 @@ __all__ = [
     "add_gate",
     "mul_gate",
     "max_gate",
-    "exp_gate",
     "relu_gate",
+    "exp_gate",
     "reciprocal_gate",
     "pow_gate",
     "sqrt_gate",
@@ -26,138 +26,108 @@ __all__ = [
 
 # --- from book/07-backpropagation.md: Backpropagation ---
 
-def add_gate(x, y):
-    """Add gate ``f = x + y``: it distributes the upstream gradient.
-
-    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (1, 1))``: the value and the local gradients ``(df/dx, df/dy)``.
-    """
-    x, y = _pair(x, y)
-    one = np.ones_like(x)[()]
-    return (x + y)[()], (one, one)
-
-
-def mul_gate(x, y):
-    """Multiply gate ``f = x * y``: it switches its inputs.
-
-    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (y, x))``: the value and the local gradients ``(df/dx, df/dy)``.
-    """
-    x, y = _pair(x, y)
-    return (x * y)[()], (y[()], x[()])
-
-
-def max_gate(x, y):
-    """Max gate ``f = max(x, y)``: it routes the upstream gradient to the larger input.
-
-    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (1[x >= y], 1[x < y]))``; a tie goes to ``x`` (a subgradient).
-    """
-    x, y = _pair(x, y)
-    first = (x >= y).astype(np.float64)
-    return np.maximum(x, y)[()], (first[()], (1.0 - first)[()])
-
-
-def exp_gate(x):
-    """Exponential gate ``f = exp(x)``.
-
-    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (f,))``: the local gradient is the output itself.
-    """
-    f = np.exp(_operand(x, "x"))
-    return f[()], (f[()],)
-
-
-# --- from book/07-backpropagation.md: Backpropagation ---
-
 def _operand(x, name):
     """``x`` as a float64 array (0-d for a number)."""
     arr = np.asarray(x)
     if arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a real number or array, got dtype {arr.dtype}")
+        raise ValueError(f"{name} must be a real number or array, "
+                         f"got dtype {arr.dtype}")
     return arr.astype(np.float64, copy=False)
 
 
 def _pair(x, y):
     x, y = _operand(x, "x"), _operand(y, "y")
     if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+        raise ValueError(f"x and y must have the same shape, "
+                         f"got {x.shape} and {y.shape}")
     return x, y
 
 
+def _in_domain(x, gate, n=1.0):
+    """``x`` as a float64 array, checked to lie in the domain of ``gate``."""
+    x = _operand(x, "x")
+    if gate == "reciprocal" and np.any(x == 0):
+        raise ValueError("the reciprocal 1/x needs x != 0, got a zero entry")
+    if gate == "sqrt" and np.any(x < 0):
+        raise ValueError("the square root needs x >= 0, got a negative entry")
+    if gate == "pow" and n != int(n) and np.any(x < 0):
+        raise ValueError(f"x ** n needs x >= 0 for the non-integer exponent n = {n}")
+    if gate == "pow" and n < 0 and np.any(x == 0):
+        raise ValueError(f"x ** n needs x != 0 for the negative exponent n = {n}")
+    return x
+
+
+# --- from book/07-backpropagation.md: Backpropagation ---
+
+def add_gate(x, y):
+    """Add gate ``f = x + y``: it distributes the upstream gradient.
+    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
+    Returns ``(f, (df/dx, df/dy)) = (x + y, (1, 1))``."""
+    x, y = _pair(x, y)
+    return (x + y)[()], (np.ones_like(x)[()],) * 2
+
+def mul_gate(x, y):
+    """Multiply gate ``f = x * y``: it switches its inputs.
+    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
+    Returns ``(f, (y, x))``."""
+    x, y = _pair(x, y)
+    return (x * y)[()], (y[()], x[()])
+
+def max_gate(x, y):
+    """Max gate ``f = max(x, y)``: it routes the gradient to the larger input.
+    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
+    Returns ``(f, (1[x >= y], 1[x < y]))``; a tie goes to ``x`` (a subgradient)."""
+    x, y = _pair(x, y)
+    first = (x >= y).astype(np.float64)
+    return np.maximum(x, y)[()], (first[()], (1.0 - first)[()])
+
 def relu_gate(x):
     """ReLU gate ``f = max(x, 0)``.
-
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (1[x > 0],))``, with the convention ``relu'(0) = 0``.
-    """
+    Returns ``(f, (1[x > 0],))``, with the convention ``relu'(0) = 0``."""
     x = _operand(x, "x")
     return np.maximum(x, 0.0)[()], ((x > 0).astype(np.float64)[()],)
 
+def exp_gate(x):
+    """Exponential gate ``f = exp(x)``.
+    Defined in :doc:`/book/07-backpropagation` (Backpropagation).
+    Returns ``(f, (f,))``: the local gradient is the output itself."""
+    f = np.exp(_operand(x, "x"))
+    return f[()], (f[()],)
 
 def reciprocal_gate(x):
     """Reciprocal gate ``f = 1 / x`` for non-zero ``x``.
-
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (-1 / x**2,))``.
-    """
-    x = _operand(x, "x")
-    if np.any(x == 0):
-        raise ValueError("the reciprocal 1/x needs x != 0, got a zero entry")
+    Returns ``(f, (-1 / x**2,))``."""
+    x = _in_domain(x, "reciprocal")
     return (1.0 / x)[()], ((-1.0 / x**2)[()],)
-
 
 def pow_gate(x, n):
     """Power gate ``f = x**n`` for a constant real exponent ``n``.
-
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (n * x**(n - 1),))``. ``x`` must be non-negative for a
-    non-integer ``n`` and non-zero for ``n < 0``.
-    """
-    n, x = check_real(n, "the exponent n"), _operand(x, "x")
-    if n != int(n) and np.any(x < 0):
-        raise ValueError(f"x ** n needs x >= 0 for the non-integer exponent n = {n}")
-    if n < 0 and np.any(x == 0):
-        raise ValueError(f"x ** n needs x != 0 for the negative exponent n = {n}")
+    Returns ``(f, (n x**(n - 1),))``; ``x >= 0`` for a non-integer ``n``."""
+    n = check_real(n, "the exponent n")
+    x = _in_domain(x, "pow", n)
     with np.errstate(divide="ignore"):
         local = n * x ** (n - 1) if n != 0 else np.zeros_like(x)
     return (x**n)[()], (local[()],)
 
-
 def sqrt_gate(x):
     """Square-root gate ``f = sqrt(x)`` for ``x >= 0``.
-
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    Returns ``(f, (1 / (2 f),))``, computed from the output; infinite at 0.
-    """
-    x = _operand(x, "x")
-    if np.any(x < 0):
-        raise ValueError("the square root needs x >= 0, got a negative entry")
-    f = np.sqrt(x)
+    Returns ``(f, (1 / (2 f),))``, computed from the output; infinite at 0."""
+    f = np.sqrt(_in_domain(x, "sqrt"))
     with np.errstate(divide="ignore"):
-        local = 0.5 / f
-    return f[()], (local[()],)
+        return f[()], ((0.5 / f)[()],)
 
 
 # --- from book/07-backpropagation.md: Backpropagation ---
 
 class Value:
     """A scalar node of a computational graph, differentiated in reverse mode.
-
+    ``data``: the value; ``grad``: ``dL/d(self)`` after the last ``L.backward()``;
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
-
-    ``data`` is the forward value, ``grad`` the derivative ``dL/d(self)`` of the
-    node ``L`` on which ``backward`` was last called, ``parents`` the inputs of the
-    gate that produced the node and ``op`` its name (empty for a leaf).
-    """
+    ``parents``, ``op``: inputs and name of the gate that made it (a leaf: none)."""
 
     __slots__ = ("data", "grad", "parents", "op", "_local")
     __array_ufunc__ = None  # NumPy scalars defer to Value's reflected operators
@@ -175,29 +145,21 @@ class Value:
         out._local = tuple(float(g) for g in local)  # cached for the backward pass
         return out
 
-    @staticmethod
-    def _lift(other):
-        """A Value for a Value or a real number; None for anything else."""
-        if isinstance(other, Value):
-            return other
-        if is_real(other):
-            return Value(other)
-        return None
+    def __add__(self, other):
+        other = _lift(other)  # None for anything but a Value or a number
+        return NotImplemented if other is None else self._gate("+", add_gate,
+                                                               (self, other))
+
+    def __mul__(self, other):
+        other = _lift(other)
+        return NotImplemented if other is None else self._gate("*", mul_gate,
+                                                               (self, other))
 
     def max(self, other):
         """Max gate ``max(self, other)``; at a tie the gradient goes to ``self``."""
-        lifted = self._lift(other)
-        if lifted is None:
+        if (lifted := _lift(other)) is None:
             raise ValueError(f"other must be a Value or a real number, got {other!r}")
         return self._gate("max", max_gate, (self, lifted))
-
-    def __add__(self, other):
-        other = self._lift(other)
-        return NotImplemented if other is None else self._gate("+", add_gate, (self, other))
-
-    def __mul__(self, other):
-        other = self._lift(other)
-        return NotImplemented if other is None else self._gate("*", mul_gate, (self, other))
 
     def __pow__(self, n):
         if isinstance(n, Value):
@@ -228,19 +190,19 @@ class Value:
         return self * other
 
     def __sub__(self, other):
-        other = self._lift(other)
+        other = _lift(other)
         return NotImplemented if other is None else self + (-other)
 
     def __rsub__(self, other):
-        other = self._lift(other)
+        other = _lift(other)
         return NotImplemented if other is None else other + (-self)
 
     def __truediv__(self, other):
-        other = self._lift(other)
+        other = _lift(other)
         return NotImplemented if other is None else self * other.reciprocal()
 
     def __rtruediv__(self, other):
-        other = self._lift(other)
+        other = _lift(other)
         return NotImplemented if other is None else other * self.reciprocal()
 
     def __repr__(self):
@@ -268,3 +230,12 @@ class Value:
         for node in reversed(order):
             for parent, local in zip(node.parents, node._local, strict=True):
                 parent.grad += local * node.grad  # local x upstream, summed over the uses
+
+
+# --- from book/07-backpropagation.md: Backpropagation ---
+
+def _lift(other):
+    """A Value for a Value or a real number; None for anything else."""
+    if isinstance(other, Value):
+        return other
+    return Value(other) if is_real(other) else None

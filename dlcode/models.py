@@ -65,7 +65,7 @@ def _check_reg_dtype(reg, dtype):
 
 
 def _weight_initializer(weight_scale):
-    """A function ``(n_in, n_out, rng) -> ndarray`` for a scale, a scheme name or a callable."""
+    """A function ``(n_in, n_out, rng) -> ndarray``: for a scale, scheme or callable."""
     if callable(weight_scale):
         return weight_scale
     if isinstance(weight_scale, str):
@@ -77,17 +77,21 @@ def _weight_initializer(weight_scale):
             scheme = getattr(init, attr, None)
             if not attr.startswith("_") and callable(scheme):
                 return lambda n_in, n_out, rng: scheme(n_in, n_out, rng=rng)
-        raise ValueError(f"weight_scale {weight_scale!r} names no initialization scheme: names "
-                         "are looked up in dlcode.init (as 'name' or 'name_normal'); use a float "
-                         "standard deviation instead")
+        raise ValueError(f"weight_scale {weight_scale!r} names no initialization "
+                         "scheme: names are looked up in dlcode.init (as 'name' or "
+                         "'name_normal'); use a float standard deviation instead")
     if is_real(weight_scale) and math.isfinite(weight_scale) and weight_scale > 0:
-        return lambda n_in, n_out, rng: weight_scale * rng.standard_normal((n_in, n_out))
-    raise ValueError("weight_scale must be a positive float (the standard deviation), a scheme "
-                     f"name or a callable (n_in, n_out, rng) -> array, got {weight_scale!r}")
+        return lambda n_in, n_out, rng: weight_scale * rng.standard_normal((n_in,
+                                                                            n_out))
+    raise ValueError("weight_scale must be a positive float (the standard deviation), "
+                     "a scheme name or a callable (n_in, n_out, rng) -> array, "
+                     f"got {weight_scale!r}")
 
+
+# --- from book/07-backpropagation.md: Backpropagation ---
 
 class FullyConnectedNet:
-    """A fully connected network: ``{affine - activation} x (L - 1) - affine - softmax``.
+    """A fully connected network: ``{affine - activation} x (L-1) - affine - softmax``.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
@@ -104,8 +108,8 @@ class FullyConnectedNet:
         L2 strength: the loss adds ``0.5 * reg * sum_k ||W_k||_F^2`` (weights only).
     weight_scale : float, str or callable, optional
         Standard deviation of normal weights; or a scheme name looked up in
-        ``dlcode.init``; or a callable ``(n_in, n_out, rng) -> (n_in, n_out) array``.
-        Biases start at zero.
+        ``dlcode.init``; or a callable ``(n_in, n_out, rng)`` returning an
+        ``(n_in, n_out)`` array. Biases start at zero.
     dtype : numpy floating dtype, optional
     seed : None, int or numpy.random.Generator, optional
     **options
@@ -124,6 +128,40 @@ class FullyConnectedNet:
 
     _stages = {}  # option name -> stage, in registration (table-of-contents) order
 
+    def __init__(self, hidden_dims, input_dim, num_classes, activation="relu", reg=0.0,
+                 weight_scale=1e-2, dtype=np.float64, seed=None, **options):
+        unknown = sorted(set(options) - set(self._stages))
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown}; "
+                             f"available: {sorted(self._stages)}")
+        hidden_dims = [_positive_int(h, "each hidden size") for h in hidden_dims]
+        dims = [_positive_int(input_dim, "input_dim"), *hidden_dims,
+                _positive_int(num_classes, "num_classes")]
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
+                             f"got {activation!r}")
+        reg, dtype = _check_reg_dtype(reg, dtype)
+        init, rng = _weight_initializer(weight_scale), as_rng(seed)
+        self.input_dim, self.num_classes = dims[0], dims[-1]
+        self.hidden_dims, self.activation = hidden_dims, activation
+        self.reg, self.dtype = reg, dtype
+        self.num_layers, self.params, self._buffers = len(dims) - 1, {}, []
+        for k in range(1, len(dims)):
+            n_in, n_out = dims[k - 1], dims[k]
+            w = np.asarray(init(n_in, n_out, rng))
+            if w.shape != (n_in, n_out):
+                raise ValueError(f"weight_scale returned an array of shape {w.shape} "
+                                 f"for W{k}; expected ({n_in}, {n_out})")
+            self.params[f"W{k}"] = w.astype(dtype)
+            self.params[f"b{k}"] = np.zeros(n_out, dtype=dtype)
+        self.options = {name: options.get(name, st.default)
+                        for name, st in self._stages.items()}
+        self._active = [st for name, st in self._stages.items()
+                        if self.options[name] != st.default]
+        for name, st in self._stages.items():
+            if st in self._active:
+                st.setup(self, self.options[name], dims, rng)
+
     @classmethod
     def register_stage(cls, option, stage):
         """Add an optional stage to every hidden block (used by later chapters).
@@ -136,36 +174,26 @@ class FullyConnectedNet:
         hidden block ``k`` and ``backward(net, k, dout, cache, grads) -> dx``.
         """
         if stage.position not in ("pre", "post"):
-            raise ValueError(f"stage position must be 'pre' or 'post', got {stage.position!r}")
+            raise ValueError(f"stage position must be 'pre' or 'post', "
+                             f"got {stage.position!r}")
         cls._stages[option] = stage
 
-    def __init__(self, hidden_dims, input_dim, num_classes, activation="relu", reg=0.0,
-                 weight_scale=1e-2, dtype=np.float64, seed=None, **options):
-        unknown = sorted(set(options) - set(self._stages))
-        if unknown:
-            raise ValueError(f"unknown option(s) {unknown}; available: {sorted(self._stages)}")
-        hidden_dims = [_positive_int(h, "each hidden size") for h in hidden_dims]
-        dims = [_positive_int(input_dim, "input_dim"), *hidden_dims,
-                _positive_int(num_classes, "num_classes")]
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        reg, dtype = _check_reg_dtype(reg, dtype)
-        init, rng = _weight_initializer(weight_scale), as_rng(seed)
-        self.input_dim, self.num_classes, self.hidden_dims = dims[0], dims[-1], hidden_dims
-        self.activation, self.reg, self.dtype = activation, reg, dtype
-        self.num_layers, self.params, self._buffers = len(dims) - 1, {}, []
-        for k, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), start=1):
-            w = np.asarray(init(n_in, n_out, rng))
-            if w.shape != (n_in, n_out):
-                raise ValueError(f"weight_scale returned an array of shape {w.shape} for W{k}; "
-                                 f"expected ({n_in}, {n_out})")
-            self.params[f"W{k}"] = w.astype(dtype)
-            self.params[f"b{k}"] = np.zeros(n_out, dtype=dtype)
-        self.options = {name: options.get(name, st.default) for name, st in self._stages.items()}
-        self._active = [st for name, st in self._stages.items() if self.options[name] != st.default]
-        for name, st in self._stages.items():
-            if st in self._active:
-                st.setup(self, self.options[name], dims, rng)
+    def register_buffer(self, name, value):
+        """Set the attribute ``name`` to ``value`` and make it part of the state."""
+        if name not in self._buffers and (name == "params" or hasattr(self, name)):
+            raise ValueError(f"buffer name {name!r} is already an attribute of the network")
+        setattr(self, name, value)
+        if name not in self._buffers:
+            self._buffers.append(name)
+
+    def _check_input(self, X):
+        """X (N, ...) with input_dim features per example, in the model's dtype."""
+        X = np.asarray(X)
+        if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.input_dim:
+            raise ValueError(f"X must have shape (N, {self.input_dim}) or "
+                             f"(N, d_1, ..., d_k) with {self.input_dim} features per "
+                             f"example, got {X.shape}")
+        return X.astype(self.dtype, copy=False)
 
     def _block_forward(self, k, h, mode):
         """Hidden block k in mode "train" or "test": returns (out, cache)."""
@@ -227,28 +255,52 @@ class FullyConnectedNet:
                               **{name: getattr(self, name) for name in self._buffers}})
 
     def load_state_dict(self, state):
-        """Restore the parameters and buffers of ``state`` (deep copies, same keys)."""
-        names_match = set(state) == {"params", *self._buffers}
+        """Restore the parameters and buffers of ``state`` (deep copies).
+
+        ``state`` must come from ``state_dict()`` of a network of the same layout:
+        the same parameter and buffer names, and arrays of the same shapes and
+        dtypes (compared recursively inside dict and list buffers).
+        """
+        message = "state must come from state_dict() of a network like this one"
+        names_match = isinstance(state, dict) and set(state) == {"params", *self._buffers}
         if not names_match or state["params"].keys() != self.params.keys():
-            raise ValueError("state must come from state_dict() of a network like this one")
+            raise ValueError(message)
+        current = {"params": self.params, **{n: getattr(self, n) for n in self._buffers}}
+        mismatch = _layout_mismatch(current, state, "state")
+        if mismatch:
+            raise ValueError(f"{message}: {mismatch}")
         state = copy.deepcopy(state)
         self.params.update(state.pop("params"))
         for name, value in state.items():
             setattr(self, name, value)
 
-    def register_buffer(self, name, value):
-        """Set the attribute ``name`` to ``value`` and make it part of the state."""
-        setattr(self, name, value)
-        if name not in self._buffers:
-            self._buffers.append(name)
 
-    def _check_input(self, X):
-        """X (N, ...) with input_dim features per example, in the model's dtype."""
-        X = np.asarray(X)
-        if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.input_dim:
-            raise ValueError(f"X must have shape (N, {self.input_dim}) or (N, d_1, ..., d_k) "
-                             f"with {self.input_dim} features per example, got {X.shape}")
-        return X.astype(self.dtype, copy=False)
+# --- from book/07-backpropagation.md: Backpropagation ---
+
+
+def _layout_mismatch(mine, theirs, path):
+    """Where ``theirs`` differs from ``mine`` in structure, array shapes or dtypes."""
+    if isinstance(mine, np.ndarray):
+        if not (isinstance(theirs, np.ndarray) and theirs.shape == mine.shape
+                and theirs.dtype == mine.dtype):
+            got = (f"{theirs.dtype} of shape {theirs.shape}"
+                   if isinstance(theirs, np.ndarray) else type(theirs).__name__)
+            return f"{path} is {got}, expected {mine.dtype} of shape {mine.shape}"
+    elif isinstance(mine, dict):
+        if not isinstance(theirs, dict):
+            return f"{path} is not a dict"
+        for key in [k for k in mine if k in theirs]:  # a fresh buffer may lack entries
+            found = _layout_mismatch(mine[key], theirs[key], f"{path}[{key!r}]")
+            if found:
+                return found
+    elif isinstance(mine, list | tuple):
+        if not isinstance(theirs, list | tuple) or len(theirs) != len(mine):
+            return f"{path} does not have {len(mine)} entries"
+        for k, (m, t) in enumerate(zip(mine, theirs, strict=True)):
+            found = _layout_mismatch(m, t, f"{path}[{k}]")
+            if found:
+                return found
+    return None
 
 
 # --- from book/09-batch-normalization.md: Batch normalization ---
