@@ -125,11 +125,10 @@ def affine_backward(dout, cache):
     """Backward pass of ``affine_forward`` for the upstream gradient dout (N, M).
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
     Returns ``dx`` (shape of x), ``dw`` (D, M) and ``db`` (M,)."""
-    x, w, b = cache
-    N = x.shape[0]
-    dout = _check_dout(dout, (N, w.shape[1]))
+    x, w, _ = cache
+    dout = _check_dout(dout, (len(x), w.shape[1]))
     dx = (dout @ w.T).reshape(x.shape)  # back to the input's shape
-    dw = x.reshape(N, -1).T @ dout
+    dw = x.reshape(len(x), -1).T @ dout
     db = dout.sum(axis=0)  # the bias is used by every example: fan-out
     return dx, dw, db
 

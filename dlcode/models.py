@@ -401,10 +401,11 @@ class DropoutStage:
     means no dropout; a number ``p`` in (0, 1] is the keep probability. The
     network then has an attribute ``dropout_rng``, a ``numpy.random.Generator``
     seeded from the constructor's ``seed`` (after the weights are drawn, so
-    the weights are those of the same network without dropout). Every call of
-    ``loss(X, y)`` draws fresh masks from it, block by block; ``loss(X)`` (test
-    mode) uses no mask. To fix the masks, for instance for a gradient check,
-    assign ``net.dropout_rng = numpy.random.default_rng(s)`` before each call.
+    the weights are those of the same network without dropout). In training
+    mode every call of ``loss(X, y)`` draws fresh masks from it, block by block;
+    test mode (``loss(X)`` or ``loss(X, y, mode="test")``) uses no mask. To fix
+    the masks, for instance for a gradient check, assign
+    ``net.dropout_rng = numpy.random.default_rng(s)`` before each call.
     """
 
     position = "post"
