@@ -11,7 +11,7 @@ Modules:
     gradcheck: Finite-difference gradient checking, the book's test of every analytic gradient.
     init: Weight initialization: Xavier (normal, uniform) and He, as (n_in, n_out) arrays.
     knn: k-nearest-neighbour classification: L1 and L2 distances and the plurality vote.
-    layers: Layers as pairs ``name_forward(...) -> (out, cache)``, ``name_backward(dout, cache)``.
+    layers: Layers: ``name_forward(...) -> (out, cache)`` and ``name_backward(dout, cache)``.
     linear: Linear classifiers: scores, regularized softmax loss, minibatch gradient descent.
     losses: Losses and their building blocks: log-sum-exp, softmax, sigmoid, cross-entropies.
     model_selection: Model selection: k-fold cross-validation.

@@ -6,12 +6,11 @@ Do not edit: change the chapter and run ``make sync``.
 
 import copy
 import inspect
-import math
-import numbers
 
 import numpy as np
 
 import dlcode.optim
+from dlcode.checks import check_bool, check_int, check_real
 from dlcode.data import as_rng
 from dlcode.optim import minibatch_indices
 
@@ -26,14 +25,8 @@ __all__ = [
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _optional_positive_int(value, name):
-    return None if value is None else _positive_int(value, name)
+    return None if value is None else check_int(value, name, minimum=1)
 
 
 def update_rules():
@@ -52,7 +45,8 @@ def update_rules():
     names = []
     for name in getattr(dlcode.optim, "__all__", ()):
         fn = getattr(dlcode.optim, name, None)
-        if callable(fn) and list(inspect.signature(fn).parameters)[:3] == ["w", "dw", "config"]:
+        if callable(fn) and list(inspect.signature(fn).parameters)[:3] == ["w", "dw",
+                                                                           "config"]:
             names.append(name)
     return names
 
@@ -63,10 +57,12 @@ def _check_labels(y, name, n, num_classes):
         raise ValueError(f"data[{name!r}] must be a 1-D array of integer labels, "
                          f"got {y.dtype} of shape {y.shape}")
     if len(y) != n:
-        raise ValueError(f"data[{name!r}] has {len(y)} labels but the matching X has {n} rows")
+        raise ValueError(f"data[{name!r}] has {len(y)} labels but the matching X "
+                         f"has {n} rows")
     if n and (y.min() < 0 or (num_classes is not None and y.max() >= num_classes)):
         bound = f"[0, {num_classes})" if num_classes is not None else "[0, inf)"
-        raise ValueError(f"data[{name!r}] must lie in {bound}, got {y.min()}..{y.max()}")
+        raise ValueError(f"data[{name!r}] must lie in {bound}, "
+                         f"got {y.min()}..{y.max()}")
     return y
 
 
@@ -80,20 +76,23 @@ def _check_data(data, num_classes):
     for part in ("train", "val"):
         X = np.asarray(data[f"X_{part}"])
         if X.ndim < 2 or len(X) == 0 or not np.issubdtype(X.dtype, np.floating):
-            raise ValueError(f"data['X_{part}'] must be a non-empty float array of shape (N, ...), "
-                             f"got {X.dtype} of shape {X.shape}")
+            raise ValueError(f"data['X_{part}'] must be a non-empty float array of "
+                             f"shape (N, ...), got {X.dtype} of shape {X.shape}")
         if not np.all(np.isfinite(X)):
             raise ValueError(f"data['X_{part}'] contains NaN or infinite entries")
         checked[f"X_{part}"] = X
-        checked[f"y_{part}"] = _check_labels(data[f"y_{part}"], f"y_{part}", len(X), num_classes)
+        checked[f"y_{part}"] = _check_labels(data[f"y_{part}"], f"y_{part}", len(X),
+                                             num_classes)
     if checked["X_train"].shape[1:] != checked["X_val"].shape[1:]:
-        raise ValueError(f"X_train rows have shape {checked['X_train'].shape[1:]} but X_val rows "
-                         f"{checked['X_val'].shape[1:]}; they must match")
+        raise ValueError(f"X_train rows have shape {checked['X_train'].shape[1:]} but "
+                         f"X_val rows {checked['X_val'].shape[1:]}; they must match")
     return checked
 
 
+# --- from book/07-backpropagation.md: Backpropagation ---
+
 class Solver:
-    """Train a model by minibatch updates and keep the parameters with the best validation accuracy.
+    """Train a model by minibatch updates; keep the state of best validation accuracy.
 
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
 
@@ -141,7 +140,11 @@ class Solver:
     best_val_acc : float
     best_params : dict of str to ndarray
         Copies of the parameters at the best validation accuracy (the earliest
-        on ties); ``train`` restores them into ``model.params`` at the end.
+        on ties).
+    best_state : dict or None
+        ``model.state_dict()`` at that epoch, if the model has ``state_dict``
+        (parameters and buffers such as running statistics). ``train`` restores
+        it with ``model.load_state_dict`` at the end (else ``best_params``).
     optim_configs : dict of str to dict
         The configuration (and state) of the update rule for each parameter.
 
@@ -153,38 +156,42 @@ class Solver:
     """
 
     def __init__(self, model, data, update_rule="sgd", optim_config=None, lr_decay=1.0,
-                 batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
-                 seed=None, verbose=False, print_every=100):
+                 batch_size=100, num_epochs=10, num_train_samples=1000,
+                 num_val_samples=None, seed=None, verbose=False, print_every=100):
         if not (isinstance(getattr(model, "params", None), dict)
                 and callable(getattr(model, "loss", None))):
-            raise ValueError("model must have a params dict and a loss(X, y=None) method")
+            raise ValueError("model must have a params dict and a loss(X, y=None) "
+                             "method")
         self.model = model
         checked = _check_data(data, getattr(model, "num_classes", None))
         self.X_train, self.y_train = checked["X_train"], checked["y_train"]
         self.X_val, self.y_val = checked["X_val"], checked["y_val"]
         if isinstance(update_rule, str):
             if update_rule not in update_rules():
-                raise ValueError(f"unknown update_rule {update_rule!r}; dlcode.optim defines "
-                                 f"{update_rules()}")
+                raise ValueError(f"unknown update_rule {update_rule!r}; "
+                                 f"dlcode.optim defines {update_rules()}")
             update_rule = getattr(dlcode.optim, update_rule)
         elif not callable(update_rule):
-            raise ValueError(f"update_rule must be a name or a callable, got {update_rule!r}")
+            raise ValueError(f"update_rule must be a name or a callable, "
+                             f"got {update_rule!r}")
         self.update_rule = update_rule
         if optim_config is not None and not isinstance(optim_config, dict):
-            raise ValueError(f"optim_config must be a dict or None, got {optim_config!r}")
+            raise ValueError(f"optim_config must be a dict or None, "
+                             f"got {optim_config!r}")
         self.optim_config = copy.deepcopy(optim_config or {})
-        if (isinstance(lr_decay, bool) or not isinstance(lr_decay, numbers.Real)
-                or not math.isfinite(lr_decay) or lr_decay <= 0):
-            raise ValueError(f"lr_decay must be a positive finite number, got {lr_decay!r}")
-        self.lr_decay = float(lr_decay)
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        self.num_epochs = _positive_int(num_epochs, "num_epochs")
-        self.num_train_samples = _optional_positive_int(num_train_samples, "num_train_samples")
-        self.num_val_samples = _optional_positive_int(num_val_samples, "num_val_samples")
-        self.verbose, self.print_every = bool(verbose), _positive_int(print_every, "print_every")
+        self.lr_decay = check_real(lr_decay, "lr_decay", minimum=0, open_min=True)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.num_epochs = check_int(num_epochs, "num_epochs", minimum=1)
+        self.num_train_samples = _optional_positive_int(num_train_samples,
+                                                        "num_train_samples")
+        self.num_val_samples = _optional_positive_int(num_val_samples,
+                                                      "num_val_samples")
+        self.verbose = check_bool(verbose, "verbose")
+        self.print_every = check_int(print_every, "print_every", minimum=1)
         self._batch_rng = as_rng(seed)
-        self._sample_seed = int(self._batch_rng.integers(2**63))  # fixes the accuracy subsamples
-        self.epoch, self.best_val_acc, self.best_params = 0, -1.0, {}
+        self._sample_seed = int(self._batch_rng.integers(2**63))  # fixes the subsamples
+        self.epoch, self.best_val_acc = 0, -1.0
+        self.best_params, self.best_state = {}, None
         self.loss_history, self.train_acc_history, self.val_acc_history = [], [], []
         self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in model.params}
 
@@ -209,9 +216,10 @@ class Solver:
         """
         X, y = np.asarray(X), np.asarray(y)
         if X.ndim < 1 or y.shape != X.shape[:1]:
-            raise ValueError(f"y must have shape (N,) to match X of shape {X.shape}, got {y.shape}")
+            raise ValueError(f"y must have shape (N,) to match X of shape {X.shape}, "
+                             f"got {y.shape}")
         num_samples = _optional_positive_int(num_samples, "num_samples")
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         if num_samples is not None and num_samples < len(X):
             keep = np.random.default_rng(self._sample_seed).choice(len(X), num_samples,
                                                                    replace=False)
@@ -232,7 +240,7 @@ class Solver:
             self.model.params[name] = next_w
 
     def _record(self):
-        """Measure both accuracies and keep a copy of the parameters if validation improved."""
+        """Measure both accuracies; keep a copy of the state if validation improved."""
         train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
         val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
         self.train_acc_history.append(train_acc)
@@ -240,17 +248,20 @@ class Solver:
         if val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            if hasattr(self.model, "state_dict"):  # parameters and buffers
+                self.best_state = self.model.state_dict()
         if self.verbose:
             print(f"(epoch {self.epoch} / {self.num_epochs}) train acc {train_acc:.3f}; "
                   f"val acc {val_acc:.3f}")
 
     def train(self):
-        """Run the epochs, then restore the parameters with the best validation accuracy.
+        """Run the epochs, then restore the state with the best validation accuracy.
 
         Each epoch visits the training set once in a fresh random order, in
         minibatches from ``dlcode.optim.minibatch_indices``, then decays the
         learning rate and records the accuracies. Calling ``train`` again
-        continues for another ``num_epochs`` epochs.
+        continues for another ``num_epochs`` epochs from the restored best state,
+        with the rule's state and learning rate of the last epoch.
 
         Returns
         -------
@@ -271,5 +282,8 @@ class Solver:
                 if "learning_rate" in config:
                     config["learning_rate"] *= self.lr_decay
             self._record()
-        self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        else:
+            self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
         return self
