@@ -200,7 +200,7 @@ def affine_relu_backward(dout, cache):
 # --- from book/09-batch-normalization.md: Batch normalization ---
 
 def _bn_settings(bn_param, D, dtype):
-    """Validated ``(mode, eps, momentum, running_mean, running_var)`` of ``bn_param``."""
+    """Validated ``(mode, eps, momentum, running_mean, running_var)``."""
     if not isinstance(bn_param, dict):
         raise ValueError(f"bn_param must be a dict, got {type(bn_param).__name__}")
     mode = bn_param.get("mode")
@@ -229,33 +229,23 @@ def _check_bn_inputs(x, gamma, beta):
     if x.ndim != 2:
         raise ValueError(f"x must have shape (N, D), got {x.shape}")
     if gamma.shape != (x.shape[1],) or beta.shape != (x.shape[1],):
-        raise ValueError(f"gamma and beta must have shape (D,) = ({x.shape[1]},) for x of "
-                         f"shape {x.shape}, got gamma {gamma.shape} and beta {beta.shape}")
+        raise ValueError(f"gamma and beta must have shape (D,) = ({x.shape[1]},) for x "
+                         f"of shape {x.shape}, got gamma {gamma.shape} and beta "
+                         f"{beta.shape}")
     return x, gamma, beta
 
 
 # --- from book/09-batch-normalization.md: Batch normalization ---
 
 def batchnorm_forward(x, gamma, beta, bn_param):
-    """Batch normalization of each column of ``x``: ``gamma * x_hat + beta``.
+    """Normalize each column of ``x`` (N, D); scale by ``gamma``, shift by ``beta``.
 
     Defined in :doc:`/book/09-batch-normalization` (Batch normalization).
 
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, D)
-    gamma, beta : ndarray of float, shape (D,)
-    bn_param : dict
-        ``mode`` ("train": batch statistics, updates the running ones; "test":
-        running statistics), ``eps`` (default 1e-5), ``momentum`` (default 0.9,
-        the weight of the old running value), ``running_mean``, ``running_var``
-        (shape (D,), zeros when absent; train mode stores new arrays back).
-
-    Returns
-    -------
-    out : ndarray, shape (N, D)
-    cache : tuple
-        ``(mode, x_hat, gamma, inv_std)``, ``inv_std = 1 / sqrt(var + eps)``.
+    ``bn_param``: ``mode`` ("train" or "test"), ``eps`` (1e-5), ``momentum`` (0.9,
+    the weight of the old value), ``running_mean`` and ``running_var`` (D,), zeros
+    when absent; train mode stores new ones. Returns ``out`` (N, D) and the cache
+    ``(mode, x_hat, gamma, inv_std)``.
     """
     x, gamma, beta = _check_bn_inputs(x, gamma, beta)
     mode, eps, momentum, running_mean, running_var = _bn_settings(bn_param, x.shape[1],

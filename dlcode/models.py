@@ -263,12 +263,22 @@ class BatchNormStage:
 
     The option ``normalization``: ``"batchnorm"`` normalizes between the affine
     layer and the activation (``position="pre"``), ``"batchnorm_after"`` after
-    the activation; ``None`` (the default) is off. Adds ``gamma{k}``, ``beta{k}``
-    to ``net.params`` and the buffer ``net.bn_params`` (one ``bn_param`` per
-    hidden layer). The network's L2 penalty does not apply to gamma and beta.
+    the activation; ``None`` (the default) is off.
     """
 
     default = None
+
+    def forward(self, net, k, x, mode):
+        """Batch normalization of hidden block ``k`` in ``mode``: ``(out, cache)``."""
+        bn_param = net.bn_params[k - 1]
+        bn_param["mode"] = mode
+        return batchnorm_forward(x, net.params[f"gamma{k}"], net.params[f"beta{k}"],
+                                 bn_param)
+
+    def backward(self, net, k, dout, cache, grads):
+        """Store the gradients of ``gamma{k}`` and ``beta{k}``; return ``dx``."""
+        dx, grads[f"gamma{k}"], grads[f"beta{k}"] = batchnorm_backward(dout, cache)
+        return dx
 
     def __init__(self, position="pre"):
         if position not in ("pre", "post"):
@@ -289,17 +299,8 @@ class BatchNormStage:
             twin = BatchNormStage(position)
             net._active = [twin if stage is self else stage for stage in net._active]
 
-    def forward(self, net, k, x, mode):
-        """Batch normalization of hidden block ``k`` in ``mode``: ``(out, cache)``."""
-        bn_param = net.bn_params[k - 1]
-        bn_param["mode"] = mode
-        return batchnorm_forward(x, net.params[f"gamma{k}"], net.params[f"beta{k}"],
-                                 bn_param)
 
-    def backward(self, net, k, dout, cache, grads):
-        """Store the gradients of ``gamma{k}`` and ``beta{k}``; return ``dx``."""
-        dx, grads[f"gamma{k}"], grads[f"beta{k}"] = batchnorm_backward(dout, cache)
-        return dx
+# --- from book/09-batch-normalization.md: Batch normalization ---
 
 
 FullyConnectedNet.register_stage("normalization", BatchNormStage("pre"))
