@@ -267,13 +267,11 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 # --- from book/09-batch-normalization.md: Batch normalization ---
 
 def batchnorm_backward(dout, cache):
-    """Backward pass of ``batchnorm_forward`` in the compact form.
+    """Gradients ``dx`` (N, D), ``dgamma``, ``dbeta`` (D,) from ``dout`` (N, D).
 
     Defined in :doc:`/book/09-batch-normalization` (Batch normalization).
 
-    ``dout`` (N, D) is ``dL/dout``; ``cache`` comes from the forward pass. Returns
-    ``dx`` (N, D), ``dgamma`` and ``dbeta`` (D,). In test mode (constant
-    statistics) ``dx = gamma * dout * inv_std``.
+    Train mode: the compact form; test mode: ``dx = gamma * dout * inv_std``.
     """
     mode, x_hat, gamma, inv_std = cache
     dout = _check_dout(dout, x_hat.shape)

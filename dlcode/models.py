@@ -257,14 +257,9 @@ BATCHNORM_PLACEMENTS = {"batchnorm": "pre", "batchnorm_after": "post"}
 
 
 class BatchNormStage:
-    """Batch normalization in every hidden block of ``FullyConnectedNet``.
-
+    """The option ``normalization`` of ``FullyConnectedNet``: ``"batchnorm"``
     Defined in :doc:`/book/09-batch-normalization` (Batch normalization).
-
-    The option ``normalization``: ``"batchnorm"`` normalizes between the affine
-    layer and the activation (``position="pre"``), ``"batchnorm_after"`` after
-    the activation; ``None`` (the default) is off.
-    """
+    (before the activation), ``"batchnorm_after"`` (after it) or ``None`` (off)."""
 
     default = None
 
