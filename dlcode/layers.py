@@ -211,7 +211,7 @@ def _bn_settings(bn_param, D, dtype):
     running = []
     for key in ("running_mean", "running_var"):
         value = bn_param.get(key)
-        # chapter 7's _float_array keeps the dtype (a float32 network stays float32)
+        # _float_array (chapter 7) keeps the dtype: a float32 network stays float32
         value = np.zeros(D, dtype=dtype) if value is None else _float_array(value, key)
         if value.shape != (D,):
             raise ValueError(f"bn_param[{key!r}] must have shape (D,) = ({D},), "
