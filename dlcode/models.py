@@ -315,30 +315,23 @@ BATCHNORM_PLACEMENTS = {"batchnorm": "pre", "batchnorm_after": "post"}
 
 
 class BatchNormStage:
-    """Batch normalization in every hidden block of ``FullyConnectedNet``.
-
+    """The option ``normalization`` of ``FullyConnectedNet``: ``"batchnorm"``
     Defined in :doc:`/book/09-batch-normalization` (Batch normalization).
-
-    Registered as the option ``normalization``: ``"batchnorm"`` normalizes
-    between the affine layer and the activation, ``"batchnorm_after"`` after
-    the activation; ``None`` (the default) is off.
-
-    Parameters
-    ----------
-    position : {"pre", "post"}, optional
-        Where the stage sits in a block.
-
-    Notes
-    -----
-    ``setup`` adds ``gamma{k}`` (ones) and ``beta{k}`` (zeros), of the width
-    of hidden layer ``k``, to ``net.params`` and registers the buffer
-    ``net.bn_params``, a list of one ``bn_param`` dict per hidden layer (running
-    statistics, ``eps``, ``momentum``; see ``dlcode.layers.batchnorm_forward``),
-    which ``net.state_dict()`` copies and ``net.load_state_dict`` restores. The L2
-    penalty of the network applies to the weights only, not to gamma or beta.
-    """
+    (before the activation), ``"batchnorm_after"`` (after it) or ``None`` (off)."""
 
     default = None
+
+    def forward(self, net, k, x, mode):
+        """Batch normalization of hidden block ``k`` in ``mode``: ``(out, cache)``."""
+        bn_param = net.bn_params[k - 1]
+        bn_param["mode"] = mode
+        return batchnorm_forward(x, net.params[f"gamma{k}"], net.params[f"beta{k}"],
+                                 bn_param)
+
+    def backward(self, net, k, dout, cache, grads):
+        """Store the gradients of ``gamma{k}`` and ``beta{k}``; return ``dx``."""
+        dx, grads[f"gamma{k}"], grads[f"beta{k}"] = batchnorm_backward(dout, cache)
+        return dx
 
     def __init__(self, position="pre"):
         if position not in ("pre", "post"):
@@ -346,18 +339,7 @@ class BatchNormStage:
         self.position = position
 
     def setup(self, net, value, dims, rng):
-        """Validate the option, add gamma and beta, register the buffer ``net.bn_params``.
-
-        Parameters
-        ----------
-        net : FullyConnectedNet
-        value : str
-            A key of ``BATCHNORM_PLACEMENTS``.
-        dims : list of int
-            Input size, hidden widths, number of classes.
-        rng : numpy.random.Generator
-            Unused: gamma and beta start at one and zero.
-        """
+        """Add gamma (ones) and beta (zeros), register the buffer ``bn_params``."""
         if value not in BATCHNORM_PLACEMENTS:
             raise ValueError(f"normalization must be None or one of "
                              f"{sorted(BATCHNORM_PLACEMENTS)}, got {value!r}")
@@ -370,27 +352,8 @@ class BatchNormStage:
             twin = BatchNormStage(position)
             net._active = [twin if stage is self else stage for stage in net._active]
 
-    def forward(self, net, k, x, mode):
-        """Batch normalization of hidden block ``k`` in mode "train" or "test".
 
-        Returns
-        -------
-        out : ndarray, shape of ``x``
-        cache : tuple
-        """
-        bn_param = net.bn_params[k - 1]
-        bn_param["mode"] = mode
-        return batchnorm_forward(x, net.params[f"gamma{k}"], net.params[f"beta{k}"], bn_param)
-
-    def backward(self, net, k, dout, cache, grads):
-        """Store ``grads["gamma{k}"]`` and ``grads["beta{k}"]``; return the input gradient.
-
-        Returns
-        -------
-        dx : ndarray, shape of ``dout``
-        """
-        dx, grads[f"gamma{k}"], grads[f"beta{k}"] = batchnorm_backward(dout, cache)
-        return dx
+# --- from book/09-batch-normalization.md: Batch normalization ---
 
 
 FullyConnectedNet.register_stage("normalization", BatchNormStage("pre"))
