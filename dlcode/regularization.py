@@ -139,6 +139,8 @@ def shift_images(X, dx, dy, image_shape=(8, 8), fill=0.0):
     return np.where(inside, source, fill).reshape(np.shape(X))
 
 
+# --- from book/10-regularization.md: Regularization ---
+
 def augment_shifts(X, y, shifts=ONE_PIXEL_SHIFTS, copies=1, image_shape=(8, 8),
                    seed=None):
     """The training set ``(X, y)`` followed by ``copies`` randomly shifted copies.
