@@ -34,14 +34,9 @@ def _broadcasts_to(a, shape, name, target):
 # --- from book/10-regularization.md: Regularization ---
 
 def l2_penalty(w, center=None):
-    """``0.5 * ||w - center||^2`` and its gradient.
-
+    """``0.5 * ||w - center||^2`` (float) and its gradient ``w - center`` (new array);
     Defined in :doc:`/book/10-regularization` (Regularization).
-
-    Parameters: ``w``, a real array of any shape; ``center``, the point the
-    penalty pulls towards, broadcastable to ``w`` (default zero: weight decay).
-    Returns the value (float) and the gradient ``w - center`` (a new array).
-    """
+    ``center`` broadcasts to ``w`` (default zero: weight decay)."""
     diff = float_array(w, "w").copy()
     if center is not None:
         center = float_array(center, "center")
@@ -51,27 +46,17 @@ def l2_penalty(w, center=None):
 
 
 def l1_penalty(w):
-    """The L1 norm ``||w||_1`` and a subgradient.
-
+    """``||w||_1`` (float) and the subgradient ``sign(w)``
     Defined in :doc:`/book/10-regularization` (Regularization).
-
-    Parameters: ``w``, a real array of any shape. Returns the value (float) and
-    ``sign(w)``, the gradient where ``w_i != 0`` and the subgradient 0 at zeros.
-    """
+    (0 where ``w_i = 0``)."""
     w = float_array(w, "w")
     return float(np.sum(np.abs(w))), np.sign(w)
 
 
 def soft_threshold(w, t):
-    """Soft-thresholding, the proximal step of ``t * ||w||_1``.
-
+    """``sign(w) * max(|w| - t, 0)``, the proximal step of ``t * ||w||_1`` (new array);
     Defined in :doc:`/book/10-regularization` (Regularization).
-
-    Parameters: ``w``, a real array; ``t >= 0``, a threshold or an array of
-    them broadcastable to ``w``. Returns ``sign(w) * max(|w| - t, 0)``, which is
-    ``argmin_u 0.5 ||u - w||^2 + t ||u||_1``: a new array, exactly 0 where
-    ``|w_i| <= t_i``.
-    """
+    ``t >= 0`` is a threshold or an array of them broadcastable to ``w``."""
     w, t = float_array(w, "w"), float_array(t, "t")
     _broadcasts_to(t, w.shape, "t", "w")
     if np.any(t < 0):
