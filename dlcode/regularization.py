@@ -31,17 +31,32 @@ def _broadcasts_to(a, shape, name, target):
                          f"{shape} of {target}")
 
 
+def _minus_center(w, center):
+    """``w - center`` as a new float array, once ``center`` is checked to broadcast."""
+    diff = float_array(w, "w").copy()
+    if center is not None:
+        center = float_array(center, "center")
+        _broadcasts_to(center, diff.shape, "center", "w")
+        diff = diff - center
+    return diff
+
+
+def _threshold_args(w, t):
+    """``w`` and ``t`` as float arrays, once ``t >= 0`` is checked to broadcast."""
+    w, t = float_array(w, "w"), float_array(t, "t")
+    _broadcasts_to(t, w.shape, "t", "w")
+    if np.any(t < 0):
+        raise ValueError(f"t must be non-negative, got a minimum of {t.min()}")
+    return w, t
+
+
 # --- from book/10-regularization.md: Regularization ---
 
 def l2_penalty(w, center=None):
     """``0.5 * ||w - center||^2`` (float) and its gradient ``w - center`` (new array);
     Defined in :doc:`/book/10-regularization` (Regularization).
     ``center`` broadcasts to ``w`` (default zero: weight decay)."""
-    diff = float_array(w, "w").copy()
-    if center is not None:
-        center = float_array(center, "center")
-        _broadcasts_to(center, diff.shape, "center", "w")
-        diff = diff - center
+    diff = _minus_center(w, center)  # checked arguments, a new array
     return 0.5 * float(np.sum(diff * diff)), diff
 
 
@@ -57,10 +72,7 @@ def soft_threshold(w, t):
     """``sign(w) * max(|w| - t, 0)``, the proximal step of ``t * ||w||_1`` (new array);
     Defined in :doc:`/book/10-regularization` (Regularization).
     ``t >= 0`` is a threshold or an array of them broadcastable to ``w``."""
-    w, t = float_array(w, "w"), float_array(t, "t")
-    _broadcasts_to(t, w.shape, "t", "w")
-    if np.any(t < 0):
-        raise ValueError(f"t must be non-negative, got a minimum of {t.min()}")
+    w, t = _threshold_args(w, t)  # float arrays; t >= 0 broadcasts to w
     return np.where(np.abs(w) > t, w - t * np.sign(w), 0.0)
 
 
