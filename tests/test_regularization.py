@@ -92,11 +92,11 @@ def test_soft_threshold_errors():
         soft_threshold(np.ones(3), np.ones(2))
     with pytest.raises(ValueError, match=r"t of shape \(2, 3\) does not broadcast.*\(3,\)"):
         soft_threshold(np.ones(3), np.ones((2, 3)))  # would enlarge w
-    with pytest.raises(ValueError, match="w of shape .* contains NaN or infinite"):
+    with pytest.raises(ValueError, match="w contains NaN or infinite"):
         soft_threshold(np.array([1.0, np.nan]), 0.1)
-    with pytest.raises(ValueError, match="w must be an array of real numbers, got dtype bool"):
-        soft_threshold(np.array([True, False]), 0.1)
-    with pytest.raises(ValueError, match="t must be an array of real numbers"):
+    with pytest.raises(ValueError, match="w must be a real numeric array, got dtype complex"):
+        soft_threshold(np.array([1j, 2.0]), 0.1)
+    with pytest.raises(ValueError, match="t must be a real numeric array"):
         soft_threshold(np.ones(2), "0.1")
 
 
@@ -143,9 +143,9 @@ def test_penalty_errors():
     with pytest.raises(ValueError, match=r"center of shape \(3,\) does not broadcast to the shape "
                                          r"\(2, 2\) of w"):
         l2_penalty(np.ones((2, 2)), np.ones(3))
-    with pytest.raises(ValueError, match="center of shape .* contains NaN"):
+    with pytest.raises(ValueError, match="center contains NaN"):
         l2_penalty(np.ones(2), np.array([0.0, np.inf]))
-    with pytest.raises(ValueError, match="w must be an array of real numbers, got dtype complex"):
+    with pytest.raises(ValueError, match="w must be a real numeric array, got dtype complex"):
         l1_penalty(np.ones(2, dtype=complex))
 
 
@@ -217,9 +217,9 @@ def test_shift_images_errors():
         shift_images(X, 0, 0, image_shape=(8, 8, 1))
     with pytest.raises(ValueError, match="image_shape must be a tuple"):
         shift_images(X, 0, 0, image_shape=[8, 8])
-    with pytest.raises(ValueError, match="fill must be a finite number, got nan"):
+    with pytest.raises(ValueError, match=r"fill must be a finite number in \(-inf, inf\), got nan"):
         shift_images(X, 0, 0, fill=float("nan"))
-    with pytest.raises(ValueError, match="X of shape .* contains NaN"):
+    with pytest.raises(ValueError, match="X contains NaN"):
         shift_images(np.full((1, 64), np.inf), 0, 0)
 
 
@@ -277,7 +277,7 @@ def test_augment_shifts_errors():
         augment_shifts(X, y, shifts=[])
     with pytest.raises(ValueError, match="shifts must be a non-empty sequence"):
         augment_shifts(X, y, shifts=[(1, 0, 0)])
-    with pytest.raises(ValueError, match="copies must be a non-negative integer, got -1"):
+    with pytest.raises(ValueError, match=r"copies must be an integer in \[0, inf\], got -1"):
         augment_shifts(X, y, copies=-1)
-    with pytest.raises(ValueError, match="copies must be a non-negative integer, got True"):
+    with pytest.raises(ValueError, match="copies must be an integer, got True"):
         augment_shifts(X, y, copies=True)
