@@ -39,8 +39,9 @@ def glue(name, value, display=False):
 
     NumPy scalars are converted to Python numbers first: the ``{glue:text}``
     role formats the stored text, which must read ``0.25``, not
-    ``np.float64(0.25)``. Print or assert the value too: nbval does not
-    compare glued outputs.
+    ``np.float64(0.25)``. Floats are stored with 10 significant digits: nbval
+    compares the stored text, and the last bits of a float can differ between
+    runs (SIMD sums depend on memory alignment). Print or assert the value too.
 
     Parameters
     ----------
@@ -50,4 +51,7 @@ def glue(name, value, display=False):
     """
     from myst_nb import glue as _glue
 
-    _glue(name, value.item() if hasattr(value, "item") else value, display=display)
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float):
+        value = float(f"{value:.10g}")
+    _glue(name, value, display=display)

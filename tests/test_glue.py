@@ -1,9 +1,10 @@
-"""Glued numbers are covered by nbval: each glued value is also printed or asserted in its cell.
+"""Glued numbers are printed or asserted in their cell.
 
-nbval does not compare MyST-NB glue outputs (shared/TOOLCHAIN.md), so a glued number that is neither
-printed nor asserted could change without any test failing. This static check requires that every
-name the glued expression reads also appears in a ``print(...)`` or an ``assert`` of the same cell
-(or of the cell just before it).
+nbval compares a glued value's stored text (contrary to an earlier note in shared/TOOLCHAIN.md; a
+last-bit difference in a glued float failed it, hence the 10 significant digits of
+``dlcode.book.glue``), but that comparison is invisible to the reader. So every name the glued
+expression reads must also appear in a ``print(...)`` or an ``assert`` of the same cell (or of the
+cell just before it), where the reader sees the number and nbval checks it as text.
 """
 
 import ast
