@@ -16,7 +16,7 @@ seeds = st.integers(0, 2**32 - 1)
 
 def import_torch():
     """PyTorch on one thread: for these tiny tensors extra threads only add overhead."""
-    torch = pytest.importorskip("torch")
+    import torch
     torch.set_num_threads(1)
     return torch
 

@@ -99,7 +99,7 @@ def test_normal_schemes_are_normal(fn):
 
 @pytest.mark.parametrize(("n_in", "n_out"), [(200, 800), (800, 200)])
 def test_agreement_with_torch(n_in, n_out):
-    torch = pytest.importorskip("torch")
+    import torch
     init = torch.nn.init
     # PyTorch stores a Linear weight as (out, in), the transpose of our (in, out) layout, and
     # computes fan_in from its second axis, fan_out from its first.

@@ -39,7 +39,7 @@ def test_count_parameters_matches_arrays_and_torch(sizes):
     weights, biases = random_layers(sizes, seed=0)
     allocated = sum(W.size + b.size for W, b in zip(weights, biases, strict=True))
     assert count_parameters(sizes) == allocated
-    torch = pytest.importorskip("torch")
+    import torch
     layers = []
     for a, b in pairwise(sizes):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
@@ -70,7 +70,7 @@ def test_count_parameters_errors(sizes, message):
 
 @given(layer_sizes, st.integers(1, 5), st.sampled_from(["relu", "tanh", "identity"]))
 def test_mlp_forward_matches_torch(sizes, m, activation):
-    torch = pytest.importorskip("torch")
+    import torch
     weights, biases = random_layers(sizes, seed=len(sizes))
     X = np.random.default_rng(1).normal(size=(m, sizes[0]))
     ours = {"relu": relu, "tanh": tanh, "identity": identity}[activation]

@@ -90,7 +90,7 @@ def hyperparameters(draw, name):
 @pytest.mark.parametrize("name", sorted(RULES))
 @given(data=st.data())
 def test_rule_matches_torch_optim(name, data):
-    torch = pytest.importorskip("torch")
+    import torch
     shape = data.draw(array_shapes(min_dims=0, max_dims=3, max_side=5), label="shape")
     config, (cls, kwargs) = data.draw(hyperparameters(name), label="hyperparameters")
     steps = data.draw(st.integers(1, 60), label="steps")
@@ -299,7 +299,7 @@ def gradient_dicts(draw):
 
 @given(grads=gradient_dicts(), max_norm=st.floats(0.01, 100.0))
 def test_clip_grad_norm_matches_torch_up_to_its_epsilon(grads, max_norm):
-    torch = pytest.importorskip("torch")
+    import torch
     total = math.sqrt(sum(float(np.sum(g**2)) for g in grads.values()))
     clipped, norm = clip_grad_norm(grads, max_norm)
     assert math.isclose(norm, total, rel_tol=1e-12)
