@@ -132,13 +132,10 @@ GLYPHS = {"\u1d40": "\\textsuperscript{T}", "\U0001d6f4": "\\ensuremath{\\mathit
 
 def _replace_glyphs(tex: str) -> str:
     """Replace characters missing from the text fonts, outside code blocks."""
-    out, inside = [], False
-    for line in tex.split("\n"):
-        if line.startswith("\\begin{sphinxVerbatim}"):
-            inside = True
-        elif line.startswith("\\end{sphinxVerbatim}"):
-            inside = False
-        elif not inside:
+    code = _verbatim_lines(tex)
+    out = []
+    for number, line in enumerate(tex.split("\n"), 1):
+        if number not in code:
             for char, latex in GLYPHS.items():
                 line = line.replace(char, latex)
             # unicode-math's \mathbf takes the text font's bold (FreeSerif Bold), which lacks
@@ -290,12 +287,13 @@ def check(pdf: Path = PDF, latex_dir: Path = LATEX, html_dir: Path = HTML) -> li
     problems = log_problems(log, tex)
     numbered, compared = number_problems(html_dir, latex_dir)
     problems += numbered
-    problems += text_problems(pdf, html_numbers(html_dir))
+    numbers = html_numbers(html_dir)
+    problems += text_problems(pdf, numbers)
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     count = re.search(r"Pages:\s+(\d+)", pages)
     print(f"pdf check: {pdf.name}, {count.group(1) if count else '?'} pages, {compared} chapter, "
           f"section, figure and equation numbers compared with the HTML, "
-          f"{len(html_numbers(html_dir))} numbered boxes, {len(problems)} problems")
+          f"{len(numbers)} numbered boxes, {len(problems)} problems")
     return problems
 
 
