@@ -6,6 +6,7 @@
 #               chapters that changed (make sync-all: every chapter)
 #   make chapter CH=book/NN-slug.md   the fast loop for one chapter (execute, check, build, browse)
 #   make pdf    the PDF edition in _build/pdf (installs Debian's TeX the first time), checked
+#   make cpus   nbval and the unit tests again with OpenBLAS running two other CPUs' kernels
 
 PYTHON ?= python3
 VENV   := .venv
@@ -17,7 +18,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 
 .PHONY: book test lint pytest browser chromium seed-cache export notebooks sync sync-all chapter lab \
-        freeze clean tex pdf
+        freeze clean tex pdf cpus
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +54,15 @@ seed-cache: $(STAMP)
 	$(PY) tools/seed_cache.py
 
 test: lint chromium pytest seed-cache book browser
+
+# The book must print the same on every CPU. NumPy's OpenBLAS picks its kernels by CPU, and other
+# kernels round differently in the last bits: rerun every notebook (nbval, strict) and the unit
+# tests with OpenBLAS forced to two other CPUs' kernels; every stored output must still match.
+CORETYPES := Haswell Prescott
+cpus: $(STAMP)
+	@for k in $(CORETYPES); do echo "== OpenBLAS kernels: $$k"; \
+	  OPENBLAS_CORETYPE=$$k $(PY) -m pytest -q -p no:cacheprovider \
+	    --ignore=tests/test_browser_check.py --ignore=tests/test_pdf.py || exit 1; done
 
 # The PDF edition: Debian's TeX (installed once if missing, like chromium), Sphinx's LaTeX
 # builder reusing the execution cache, then tools/pdf.py patches, compiles and checks it.

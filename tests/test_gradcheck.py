@@ -77,11 +77,17 @@ def test_a_wrong_gradient_is_detected():
         assert_close("wrong", 2 * x**2, numeric)
 
 
-def test_assert_close_prints_a_rounded_bound(capsys):
+def test_assert_close_prints_the_threshold_not_the_error(capsys):
+    # Errors of 1.5e-9 and 0 print the same line: the output cannot depend on the
+    # last bits of a CPU's arithmetic.
     assert_close("same", np.ones(3), np.ones(3) * (1 + 3e-9))
-    assert capsys.readouterr().out == "same: relative error <= 1e-08\n"  # 1.5e-9
-    assert_close("tiny", np.ones(3), np.ones(3))
-    assert capsys.readouterr().out == "tiny: relative error <= 1e-12\n"
+    assert capsys.readouterr().out == "same: relative error below 1e-07\n"
+    assert_close("same", np.ones(3), np.ones(3), tol=1e-7)
+    assert capsys.readouterr().out == "same: relative error below 1e-07\n"
+    assert_close("tight", np.ones(3), np.ones(3), tol=1e-12)
+    assert capsys.readouterr().out == "tight: relative error below 1e-12\n"
+    with pytest.raises(AssertionError, match="not below 1e-12"):
+        assert_close("tight", np.ones(3), np.ones(3) * (1 + 3e-9), tol=1e-12)
 
 
 @pytest.mark.parametrize(
