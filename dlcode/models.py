@@ -204,7 +204,8 @@ class FullyConnectedNet:
             raise ValueError(f"X must have shape (N, {self.input_dim}) or "
                              f"(N, d_1, ..., d_k) with {self.input_dim} features per "
                              f"example, got {X.shape}")
-        X = X.astype(self.dtype, copy=False)
+        with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf
+            X = X.astype(self.dtype, copy=False)
         if not np.all(np.isfinite(X)):
             raise ValueError(f"X contains NaN or infinite entries (in {self.dtype})")
         return X
