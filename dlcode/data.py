@@ -83,7 +83,7 @@ def stratified_split(y, fractions, seed=None):
     if y.dtype.kind not in "iu":  # NaN or float labels would not partition the rows
         raise ArgumentTypeError(f"y must hold integer labels, got dtype {y.dtype}")
     if y.ndim != 1 or len(y) == 0:
-        raise ValueError(f"y must be one-dimensional and non-empty, got shape {y.shape}")
+        raise ValueError(f"y must be 1-D and non-empty, got shape {y.shape}")
     if (fractions.ndim != 1 or np.any(fractions <= 0)
             or not np.isclose(fractions.sum(), 1)):
         raise ValueError(

@@ -37,7 +37,7 @@ def _check_point(x, h):
 
 
 def _value(f, x, idx):
-    """A float64 copy of f(x) (f may return a view of x); raise unless real and finite."""
+    """A float64 copy of f(x) (f may return a view of x), checked real and finite."""
     value = np.array(f(x))
     if value.dtype.kind not in "biuf":
         raise ArgumentTypeError(f"f must return a real number or array, got "

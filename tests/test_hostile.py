@@ -47,7 +47,7 @@ CASES = [
     ("split-nan-labels", lambda: data.stratified_split(np.array([0, 1, np.nan]), (0.5, 0.5)),
      TypeError, ["y must hold integer labels"]),
     ("split-empty", lambda: data.stratified_split(np.array([], int), (0.5, 0.5)),
-     ValueError, ["y must be one-dimensional and non-empty"]),
+     ValueError, ["y must be 1-D and non-empty"]),
     ("split-fractions-str", lambda: data.stratified_split(np.array([0, 1]), "ab"),
      TypeError, ["fractions"]),
     ("split-seed", lambda: data.stratified_split(np.array([0, 1]), (0.5, 0.5), seed="a"),
