@@ -291,6 +291,7 @@ def test_solver_trains_a_normalized_network():
          "must be non-negative"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_batchnorm_forward_validates_its_inputs(args, message):
     bn_param = args[3]
     before = dict(bn_param) if isinstance(bn_param, dict) else None
