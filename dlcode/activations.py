@@ -6,6 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 import numpy as np
 
+from dlcode.checks import ArgumentTypeError
 from dlcode.losses import sigmoid
 
 __all__ = [
@@ -25,7 +26,7 @@ def _real(x):
     if np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
         return x.astype(np.float64)
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"x must be a real numeric array, got dtype {x.dtype}")
+        raise ArgumentTypeError(f"x must be a real numeric array, got dtype {x.dtype}")
     return x
 
 

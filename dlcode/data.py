@@ -12,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcode.checks import check_int, check_real, check_seed
+from dlcode.checks import (
+    ArgumentTypeError,
+    check_bool,
+    check_int,
+    check_real,
+    check_seed,
+    float_array,
+)
 
 __all__ = [
     "as_rng",
@@ -34,9 +41,7 @@ def as_rng(seed=None):
 
     Passing one generator to several functions lets them share one random stream.
     """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
+    return check_seed(seed)  # None, a non-negative int or a Generator, else an error
 
 
 def make_noisy_sine(n, noise=0.3, seed=None):
@@ -74,10 +79,11 @@ def stratified_split(y, fractions, seed=None):
         One sorted index array per part; together they partition ``range(N)``.
         Within each class, part sizes are the rounded fractions of the class size.
     """
-    y = np.asarray(y)
-    fractions = np.asarray(fractions, dtype=float)
-    if y.ndim != 1:
-        raise ValueError(f"y must be one-dimensional, got shape {y.shape}")
+    y, fractions = np.asarray(y), float_array(fractions, "fractions")
+    if y.dtype.kind not in "iu":  # NaN or float labels would not partition the rows
+        raise ArgumentTypeError(f"y must hold integer labels, got dtype {y.dtype}")
+    if y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"y must be 1-D and non-empty, got shape {y.shape}")
     if (fractions.ndim != 1 or np.any(fractions <= 0)
             or not np.isclose(fractions.sum(), 1)):
         raise ValueError(
@@ -117,6 +123,7 @@ def load_digits(seed=0, val_fraction=0.2, test_fraction=0.2):
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
+    check_real(val_fraction, "val_fraction"), check_real(test_fraction, "test_fraction")
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1
             and val_fraction + test_fraction < 1):
         raise ValueError(
@@ -201,12 +208,34 @@ def make_spirals(n_per_class, n_classes=3, noise=0.2, seed=None):
 
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
                  "data_batch_5", "test_batch")
+# All that a batch file may import: NumPy's array reconstruction and the bytes encoder
+# of protocol 2 (dicts, lists, str and ints need no import). Anything else, e.g.
+# os.system, is refused.
+_CIFAR10_GLOBALS = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+                    for n in ("_reconstruct", "scalar")} | {
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"), ("_codecs", "encode")}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler that cannot run code: it resolves only ``_CIFAR10_GLOBALS``."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _CIFAR10_GLOBALS:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        return super().find_class(module, name)
 
 
 def _read_cifar10_batch(path):
     """Images (N, 3072) uint8 and labels (N,) int64 of one CIFAR-10 batch file."""
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")  # the files are Python 2 pickles
+    try:
+        with open(path, "rb") as f:  # the files are Python 2 pickles
+            batch = _CifarUnpickler(f, encoding="bytes").load()
+    except OSError:
+        raise
+    except Exception as error:  # corrupt, truncated or malicious file
+        raise ValueError(f"{path} is not a readable CIFAR-10 batch file "
+                         f"({type(error).__name__}: {error})") from error
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise ValueError(
             f"{path} is not a CIFAR-10 batch: expected a dict with b'data', b'labels'"
@@ -237,7 +266,8 @@ def load_cifar10(root, flatten=False, dtype=np.float32):
     ----------
     root : str or path-like
         Folder holding ``data_batch_1`` ... ``data_batch_5`` and ``test_batch``, or
-        a folder containing ``cifar-10-batches-py``. Load only files you trust.
+        a folder containing ``cifar-10-batches-py``. The files are unpickled by a
+        restricted unpickler that imports nothing but NumPy's array reconstruction.
     flatten : bool, optional
         Images as rows of length 3072 instead of (3, 32, 32) arrays.
     dtype : numpy float dtype, optional
@@ -249,6 +279,13 @@ def load_cifar10(root, flatten=False, dtype=np.float32):
         3072 if ``flatten``), pixels in [0, 1], channels red, green, blue;
         ``y_train``, ``y_test`` int64 labels 0..9, in file order.
     """
+    flatten = check_bool(flatten, "flatten")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise ArgumentTypeError(f"dtype must be a NumPy dtype, got {dtype!r}") from error
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     root = Path(root)
     if (root / "cifar-10-batches-py").is_dir():
         root = root / "cifar-10-batches-py"

@@ -34,14 +34,28 @@ def _check_point(x, h):
     return check_real(h, "h", 0, open_min=True)
 
 
+def _value(f, x, idx):
+    """A float64 copy of f(x) (f may return a view of x), checked real and finite."""
+    value = np.array(f(x))
+    if value.dtype.kind not in "biuf":
+        raise ArgumentTypeError(f"f must return a real number or array, got "
+                                f"{value.dtype} ({type(value[()]).__name__})")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"f returned NaN or infinity with x[{idx}] perturbed: "
+                         "no finite difference exists there")
+    return value.astype(np.float64)
+
+
 def _evaluate_pair(f, x, idx, h):
     """Return f(x + h e_idx) and f(x - h e_idx) as float arrays, restoring x[idx]."""
+    if not callable(f):
+        raise ArgumentTypeError(f"f must be callable, got {type(f).__name__}")
     old = x[idx]
     try:
         x[idx] = old + h
-        plus = np.array(f(x), dtype=np.float64)  # a copy: f may return a view of x
+        plus = _value(f, x, idx)
         x[idx] = old - h
-        minus = np.array(f(x), dtype=np.float64)
+        minus = _value(f, x, idx)
     finally:
         x[idx] = old
     return plus, minus
@@ -93,7 +107,7 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
     ndarray, shape of ``x``: the gradient of ``<dout, f(x)>``.
     """
     h = _check_point(x, h)
-    dout = np.asarray(dout, dtype=np.float64)
+    dout = float_array(dout, "dout")
     grad = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
         plus, minus = _evaluate_pair(f, x, idx, h)
@@ -116,7 +130,8 @@ def rel_error(a, b):
     a, b = float_array(a, "a"), float_array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape}, {b.shape}")
-    err = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    a, b = a / 2, b / 2  # exact halves: a - b and |a| + |b| cannot overflow
+    err = np.abs(a - b) / np.maximum(0.5e-8, np.abs(a) + np.abs(b))
     return float(np.max(err, initial=0.0))
 
 

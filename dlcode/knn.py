@@ -6,7 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 import numpy as np
 
-from dlcode.checks import is_int
+from dlcode.checks import float_array, is_int
 from dlcode.data import as_rng
 
 __all__ = [
@@ -33,13 +33,19 @@ def _check_metric(metric):
 
 
 def _as_matrix(name, X):
-    X = np.asarray(X, dtype=np.float64)
+    X = float_array(X, name)  # real and finite: complex or string input is refused
     if X.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D array (examples x features), got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
     return X
+
+
+def _power_of_two_scale(A, B):
+    """1.0, or a power of two near max |entry| when squares would over/underflow."""
+    top = max(np.max(np.abs(A), initial=0.0), np.max(np.abs(B), initial=0.0))
+    if top == 0 or 2.0**-400 < top < 2.0**400:
+        return 1.0
+    return float(np.ldexp(1.0, np.frexp(top)[1]))  # dividing by it is exact
 
 
 def _as_pair(A, B, metric):
@@ -100,7 +106,7 @@ def _squared_l2(A, B):
     scale = sa[:, None] + sb[None, :]
     d2 = scale - 2.0 * (Ac @ Bc.T)
     rows, cols = np.nonzero(d2 <= _REFINE_BELOW * scale)
-    step = max(1, _CHUNK // A.shape[1])
+    step = max(1, _CHUNK // max(1, A.shape[1]))
     for s in range(0, len(rows), step):  # chunks of close pairs (usually one)
         r, c = rows[s : s + step], cols[s : s + step]
         diff = A[r] - B[c]  # differences of the original rows
@@ -127,7 +133,9 @@ def pairwise_distances(A, B, metric="l2"):
     A, B = _as_pair(A, B, metric)
     if A.shape[0] == 0 or B.shape[0] == 0:
         return np.zeros((A.shape[0], B.shape[0]))
-    return _l1(A, B) if metric == "l1" else np.sqrt(_squared_l2(A, B))
+    s = _power_of_two_scale(A, B)  # 1.0 unless the squares would leave float64's range
+    A, B = (A, B) if s == 1.0 else (A / s, B / s)
+    return s * (_l1(A, B) if metric == "l1" else np.sqrt(_squared_l2(A, B)))
 
 
 # --- from book/03-knn.md: k-nearest neighbours ---

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from dlcode.activations import relu_grad, sigmoid_grad, tanh_grad
-from dlcode.checks import check_real
+from dlcode.checks import ArgumentTypeError, check_real
 from dlcode.data import as_rng
 from dlcode.losses import sigmoid
 
@@ -46,28 +46,46 @@ __all__ = [
 
 # --- from book/07-backpropagation.md: Backpropagation ---
 
-def _float_array(a, name):
-    """``a`` as a floating-point array (dtype kept) with finite entries."""
+def _float_array(a, name, finite=True):
+    """``a`` as a floating-point array (dtype kept), with finite entries if ``finite``."""
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.floating):
-        raise ValueError(f"{name} must be a floating-point array, got dtype {a.dtype}")
-    if not np.all(np.isfinite(a)):
+        raise ArgumentTypeError(
+            f"{name} must be a floating-point array, got dtype {a.dtype}")
+    if finite and not np.all(np.isfinite(a)):
         raise ValueError(f"{name} of shape {a.shape} contains NaN or infinite entries")
     return a
 
 
-def _check_dout(dout, shape):
-    """``dout`` checked to be finite, floating-point and of the layer's output shape."""
-    dout = _float_array(dout, "dout")
+def _check_dout(dout, shape, finite=True):
+    """``dout`` checked to be floating-point (finite if ``finite``), of the output shape."""
+    dout = _float_array(dout, "dout", finite)
     if dout.shape != shape:
         raise ValueError(f"dout must have the layer's output shape {shape}, "
                          f"got {dout.shape}")
     return dout
 
 
+def _dout(dout, cache):
+    """``dout`` checked against the cache ``x`` of an elementwise layer (no value scan)."""
+    if not isinstance(cache, np.ndarray) or cache.dtype.kind != "f":
+        raise ArgumentTypeError("cache must be the input array returned by the forward "
+                                f"pass, got {type(cache).__name__}")
+    return _check_dout(dout, cache.shape, finite=False)
+
+
+def _affine_cache(cache):
+    """The ``(x, w, b)`` cache of ``affine_forward``, checked."""
+    if not (isinstance(cache, tuple) and len(cache) == 3
+            and all(isinstance(a, np.ndarray) for a in cache) and cache[1].ndim == 2):
+        raise ArgumentTypeError("cache must be the (x, w, b) tuple returned by "
+                                "affine_forward")
+    return cache
+
+
 def _check_affine(x, w, b):
     """The affine layer's inputs checked, and the row length D of the flattened x."""
-    x, w, b = _float_array(x, "x"), _float_array(w, "w"), _float_array(b, "b")
+    x, w, b = (_float_array(a, n, finite=False) for a, n in ((x, "x"), (w, "w"), (b, "b")))
     if x.ndim < 2 or w.ndim != 2 or b.ndim != 1:
         raise ValueError(f"expected x of shape (N, d_1, ..., d_k), w (D, M) and "
                          f"b (M,), got x {x.shape}, w {w.shape} and b {b.shape}")
@@ -86,7 +104,7 @@ def relu_forward(x):
 
     Returns ``out`` and the cache ``x``.
     """
-    x = _float_array(x, "x")
+    x = _float_array(x, "x", finite=False)
     return np.maximum(x, 0), x
 
 
@@ -97,7 +115,7 @@ def sigmoid_forward(x):
 
     Returns ``out`` and the cache ``x``.
     """
-    x = _float_array(x, "x")
+    x = _float_array(x, "x", finite=False)
     return np.asarray(sigmoid(x)), x
 
 
@@ -108,7 +126,7 @@ def tanh_forward(x):
 
     Returns ``out`` and the cache ``x``.
     """
-    x = _float_array(x, "x")
+    x = _float_array(x, "x", finite=False)
     return np.tanh(x), x
 
 
@@ -125,8 +143,8 @@ def affine_backward(dout, cache):
     """Backward pass of ``affine_forward`` for the upstream gradient dout (N, M).
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
     Returns ``dx`` (shape of x), ``dw`` (D, M) and ``db`` (M,)."""
-    x, w, _ = cache
-    dout = _check_dout(dout, (len(x), w.shape[1]))
+    x, w, _ = _affine_cache(cache)
+    dout = _check_dout(dout, (len(x), w.shape[1]), finite=False)
     dx = (dout @ w.T).reshape(x.shape)  # back to the input's shape
     dw = x.reshape(len(x), -1).T @ dout
     db = dout.sum(axis=0)  # the bias is used by every example: fan-out
@@ -136,19 +154,19 @@ def relu_backward(dout, cache):
     """Backward pass of ``relu_forward``.
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
     Returns ``dx = dout * 1[x > 0]``, of the shape of ``x``."""
-    return _check_dout(dout, cache.shape) * relu_grad(cache)
+    return _dout(dout, cache) * relu_grad(cache)
 
 def sigmoid_backward(dout, cache):
     """Backward pass of ``sigmoid_forward``.
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
     Returns ``dx = dout * sigma(x) sigma(-x)``, the accurate ``sigma'(x)``."""
-    return _check_dout(dout, cache.shape) * sigmoid_grad(cache)
+    return _dout(dout, cache) * sigmoid_grad(cache)
 
 def tanh_backward(dout, cache):
     """Backward pass of ``tanh_forward``.
     Defined in :doc:`/book/07-backpropagation` (Backpropagation).
     Returns ``dx = dout * 4 sigma(2x) sigma(-2x)``, the accurate ``1 - tanh(x)**2``."""
-    return _check_dout(dout, cache.shape) * tanh_grad(cache)
+    return _dout(dout, cache) * tanh_grad(cache)
 
 
 # --- from book/07-backpropagation.md: Backpropagation ---
@@ -181,7 +199,7 @@ def affine_relu_backward(dout, cache):
 def _bn_settings(bn_param, D, dtype):
     """Validated ``(mode, eps, momentum, running_mean, running_var)``."""
     if not isinstance(bn_param, dict):
-        raise ValueError(f"bn_param must be a dict, got {type(bn_param).__name__}")
+        raise ArgumentTypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
     mode = bn_param.get("mode")
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
@@ -202,9 +220,9 @@ def _bn_settings(bn_param, D, dtype):
 
 
 def _check_bn_inputs(x, gamma, beta):
-    """``x`` (N, D), ``gamma`` and ``beta`` (D,): finite floating-point arrays."""
-    x, gamma, beta = (_float_array(a, n) for a, n in ((x, "x"), (gamma, "gamma"),
-                                                        (beta, "beta")))
+    """``x`` (N, D), ``gamma`` and ``beta`` (D,): floating-point arrays (not scanned)."""
+    x, gamma, beta = (_float_array(a, n, finite=False)
+                      for a, n in ((x, "x"), (gamma, "gamma"), (beta, "beta")))
     if x.ndim != 2:
         raise ValueError(f"x must have shape (N, D), got {x.shape}")
     if gamma.shape != (x.shape[1],) or beta.shape != (x.shape[1],):
@@ -212,6 +230,22 @@ def _check_bn_inputs(x, gamma, beta):
                          f"of shape {x.shape}, got gamma {gamma.shape} and beta "
                          f"{beta.shape}")
     return x, gamma, beta
+
+
+def _check_variance(var, x):
+    """Raise if the batch variance overflowed although ``x`` is finite (NaN in, NaN out)."""
+    if not np.all(np.isfinite(var)) and np.all(np.isfinite(x)):
+        raise ValueError("the batch variance of x overflows (entries up to "
+                         f"{np.max(np.abs(x)):.3g}); scale the input down")
+
+
+def _bn_cache(cache):
+    """The ``(mode, x_hat, gamma, inv_std)`` cache of ``batchnorm_forward``, checked."""
+    if not (isinstance(cache, tuple) and len(cache) == 4 and cache[0] in ("train", "test")
+            and all(isinstance(a, np.ndarray) for a in cache[1:])):
+        raise ArgumentTypeError("cache must be the (mode, x_hat, gamma, inv_std) tuple "
+                                "returned by batchnorm_forward")
+    return cache
 
 
 # --- from book/09-batch-normalization.md: Batch normalization ---
@@ -234,6 +268,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             raise ValueError(f"train mode needs a batch of N >= 2 examples, got x of "
                              f"shape {x.shape}: with N = 1 every normalized value is 0")
         mean, var = x.mean(axis=0), x.var(axis=0)  # biased variance, 1/N
+        _check_variance(var, x)  # error if it overflows (finite x beyond about 1e154)
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
@@ -252,8 +287,8 @@ def batchnorm_backward(dout, cache):
 
     Train mode: the compact form; test mode: ``dx = gamma * dout * inv_std``.
     """
-    mode, x_hat, gamma, inv_std = cache
-    dout = _check_dout(dout, x_hat.shape)
+    mode, x_hat, gamma, inv_std = _bn_cache(cache)
+    dout = _check_dout(dout, x_hat.shape, finite=False)
     dgamma = np.sum(dout * x_hat, axis=0)
     dbeta = np.sum(dout, axis=0)
     g_hat = gamma * dout

@@ -6,7 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 import numpy as np
 
-from dlcode.checks import check_int, check_real, check_seed, float_array
+from dlcode.checks import ArgumentTypeError, check_int, check_real, check_seed, float_array
 from dlcode.losses import softmax_loss
 
 __all__ = [
@@ -31,15 +31,34 @@ def _check_linear(W, b, X):
     return W, b, X
 
 
+def _check_labels(y, name, n, C=None):
+    """``y`` as an integer array of shape (n,) with labels in [0, C)."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise ArgumentTypeError(f"{name} must hold integer labels, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {y.shape}")
+    if C is not None and n and (y.min() < 0 or y.max() >= C):
+        raise ValueError(f"{name} must lie in [0, {C}), got {y.min()}..{y.max()}")
+    return y
+
+
 def _check_training(X, y, lr, batch_size, epochs, X_val, y_val, num_classes, seed):
     """Checked arguments, the number of classes C and the random generator."""
-    X, y = float_array(X, "X"), np.asarray(y)
-    if X.ndim != 2 or y.shape != (len(X),):
-        raise ValueError(f"X must be (N, D) and y (N,), got X {X.shape}, y {y.shape}")
-    if (X_val is None) != (y_val is None):
-        raise ValueError("X_val and y_val must be given together")
+    X = float_array(X, "X")
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(f"X must be (N, D) with N >= 1, got shape {X.shape}")
+    y = _check_labels(y, "y", len(X))
     C = (int(y.max()) + 1 if num_classes is None
          else check_int(num_classes, "num_classes", 1))
+    _check_labels(y, "y", len(X), C)
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together")
+    if X_val is not None:
+        X_val = float_array(X_val, "X_val")
+        if X_val.ndim != 2 or X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"X_val must be (N_val, {X.shape[1]}), got {X_val.shape}")
+        _check_labels(y_val, "y_val", len(X_val), C)
     return (X, y, check_real(lr, "lr", 0, open_min=True),
             check_int(batch_size, "batch_size", 1), check_int(epochs, "epochs", 0), C,
             check_seed(seed))

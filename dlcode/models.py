@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from dlcode.checks import check_int, check_real, is_real
+from dlcode.checks import ArgumentTypeError, check_int, check_real, is_real
 from dlcode.data import as_rng
 from dlcode.layers import (
     affine_backward,
@@ -193,13 +193,22 @@ class FullyConnectedNet:
             self._buffers.append(name)
 
     def _check_input(self, X):
-        """X (N, ...) with input_dim features per example, in the model's dtype."""
+        """X (N, ...) with input_dim features per example, in the model's dtype, finite.
+
+        The data enter here, so the values are scanned here, once: the layers do not.
+        """
         X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise ArgumentTypeError(f"X must be a real numeric array, got dtype {X.dtype}")
         if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.input_dim:
             raise ValueError(f"X must have shape (N, {self.input_dim}) or "
                              f"(N, d_1, ..., d_k) with {self.input_dim} features per "
                              f"example, got {X.shape}")
-        return X.astype(self.dtype, copy=False)
+        with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf
+            X = X.astype(self.dtype, copy=False)
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"X contains NaN or infinite entries (in {self.dtype})")
+        return X
 
     def _block_forward(self, k, h, mode):
         """Hidden block k in mode "train" or "test": returns (out, cache)."""

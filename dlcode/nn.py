@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from dlcode.checks import check_int
+from dlcode.checks import ArgumentTypeError, check_int, float_array
 
 __all__ = [
     "mlp_forward",
@@ -22,14 +22,15 @@ __all__ = [
 def _check_layers(weights, biases):
     """Weights and biases as float arrays, after checking that the layers fit."""
     if not isinstance(weights, list | tuple) or not isinstance(biases, list | tuple):
-        raise ValueError("weights and biases must be lists of arrays, one per layer")
+        raise ArgumentTypeError(
+            "weights and biases must be lists of arrays, one per layer")
     if len(weights) == 0 or len(weights) != len(biases):
         raise ValueError(
             "need one bias per weight matrix and at least one layer, got "
             f"{len(weights)} weight matrices and {len(biases)} biases"
         )
-    Ws = [np.asarray(W, dtype=np.float64) for W in weights]
-    bs = [np.asarray(b, dtype=np.float64) for b in biases]
+    Ws = [float_array(W, f"weights[{i}]") for i, W in enumerate(weights)]
+    bs = [float_array(b, f"biases[{i}]") for i, b in enumerate(biases)]
     for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
         if W.ndim != 2:
             raise ValueError(
@@ -48,9 +49,11 @@ def _check_layers(weights, biases):
     return Ws, bs
 
 
-def _check_input(X, W0):
-    """X as a float array of shape (m, d_0)."""
-    H = np.asarray(X, dtype=np.float64)
+def _check_input(X, W0, activation=np.tanh):
+    """X as a float array of shape (m, d_0), after checking that activation is callable."""
+    if not callable(activation):
+        raise ArgumentTypeError(f"activation must be callable, got {activation!r}")
+    H = float_array(X, "X")  # real and finite: complex input is refused, not truncated
     if H.ndim != 2 or H.shape[1] != W0.shape[0]:
         raise ValueError(
             f"X must have shape (m, {W0.shape[0]}) to match weights[0] of shape "
@@ -89,7 +92,7 @@ def mlp_forward(X, weights, biases, activation):
     Returns the scores Z (m, d_N) and the list of hidden layers H_1 .. H_{N-1}.
     """
     Ws, bs = _check_layers(weights, biases)
-    H = _check_input(X, Ws[0])
+    H = _check_input(X, Ws[0], activation)
     hidden = []
     for W, b in zip(Ws[:-1], bs[:-1], strict=True):
         H = activation(H @ W + b)

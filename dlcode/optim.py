@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from dlcode.checks import check_bool, check_int, check_seed, is_real
+from dlcode.checks import ArgumentTypeError, check_bool, check_int, check_seed, is_real
 
 __all__ = [
     "sgd",
@@ -43,8 +43,8 @@ def _check_arrays(w, dw):
     w, dw = np.asarray(w), np.asarray(dw)
     for name, arr in (("w", w), ("dw", dw)):
         if not np.issubdtype(arr.dtype, np.floating):
-            raise ValueError(f"{name} must be a floating-point array, "
-                             f"got dtype {arr.dtype}")
+            raise ArgumentTypeError(f"{name} must be a floating-point array, "
+                                    f"got dtype {arr.dtype}")
     if w.shape != dw.shape:
         raise ValueError(f"w and dw must have the same shape, "
                          f"got w {w.shape} and dw {dw.shape}")

@@ -10,7 +10,7 @@ import inspect
 import numpy as np
 
 import dlcode.optim
-from dlcode.checks import check_bool, check_int, check_real
+from dlcode.checks import ArgumentTypeError, check_bool, check_int, check_real
 from dlcode.data import as_rng
 from dlcode.optim import minibatch_indices
 
@@ -215,9 +215,11 @@ class Solver:
             The accuracy, in [0, 1].
         """
         X, y = np.asarray(X), np.asarray(y)
-        if X.ndim < 1 or y.shape != X.shape[:1]:
-            raise ValueError(f"y must have shape (N,) to match X of shape {X.shape}, "
-                             f"got {y.shape}")
+        if y.dtype.kind not in "iu":  # float or string labels never equal an argmax
+            raise ArgumentTypeError(f"y must hold integer labels, got dtype {y.dtype}")
+        if X.ndim < 1 or len(X) == 0 or y.shape != X.shape[:1]:
+            raise ValueError(f"y must have shape (N,) to match X of shape {X.shape} with "
+                             f"N >= 1, got {y.shape}")
         num_samples = _optional_positive_int(num_samples, "num_samples")
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         if num_samples is not None and num_samples < len(X):

@@ -47,10 +47,10 @@ def test_stratified_split_is_seeded():
 @pytest.mark.parametrize(
     ("y", "fractions", "match"),
     [
-        (np.zeros((2, 3)), (0.5, 0.5), r"y must be one-dimensional, got shape \(2, 3\)"),
-        (np.zeros(4), (0.5, 0.6), "fractions must be positive and sum to 1"),
-        (np.zeros(4), (1.2, -0.2), "fractions must be positive and sum to 1"),
-        (np.zeros(4), ((0.5, 0.5),), "fractions must be positive and sum to 1"),
+        (np.zeros((2, 3), int), (0.5, 0.5), r"y must be 1-D.*got shape \(2, 3\)"),
+        (np.zeros(4, int), (0.5, 0.6), "fractions must be positive and sum to 1"),
+        (np.zeros(4, int), (1.2, -0.2), "fractions must be positive and sum to 1"),
+        (np.zeros(4, int), ((0.5, 0.5),), "fractions must be positive and sum to 1"),
     ],
 )
 def test_stratified_split_errors(y, fractions, match):

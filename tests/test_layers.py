@@ -166,15 +166,14 @@ def test_affine_value_errors():
         affine_forward(x, np.ones((6, 4, 1)), b)
     with pytest.raises(ValueError, match="w must be a floating-point array"):
         affine_forward(x, np.ones((6, 4), dtype=int), b)
-    for name, args in (("x", (x * np.nan, w, b)), ("w", (x, w * np.inf, b)),
-                       ("b", (x, w, b * np.nan))):
-        with pytest.raises(ValueError, match=f"{name} of shape .* NaN or infinite"):
-            affine_forward(*args)
+    # The layers do not scan values (the model's loss does): NaN in, NaN out.
+    assert np.all(np.isnan(affine_forward(x * np.nan, w, b)[0]))
     _, cache = affine_forward(x, w, b)
     with pytest.raises(ValueError, match=r"output shape \(2, 4\), got \(4, 2\)"):
         affine_backward(np.ones((4, 2)), cache)
-    with pytest.raises(ValueError, match="dout of shape .* NaN or infinite"):
-        affine_backward(np.full((2, 4), np.nan), cache)
+    assert np.all(np.isnan(affine_backward(np.full((2, 4), np.nan), cache)[0]))
+    with pytest.raises(TypeError, match=r"cache must be the \(x, w, b\) tuple"):
+        affine_backward(np.ones((2, 4)), "garbage")
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
@@ -182,8 +181,9 @@ def test_elementwise_value_errors(name):
     forward, backward = ELEMENTWISE[name]
     with pytest.raises(ValueError, match="x must be a floating-point array"):
         forward(np.arange(4))
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        forward(np.array([0.0, np.inf]))
+    assert np.isnan(forward(np.array([0.0, np.nan]))[0][1])  # NaN in, NaN out
     _, cache = forward(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="cache must be the input array"):
+        backward(np.ones((2, 3)), [1.0, 2.0])
     with pytest.raises(ValueError, match=r"output shape \(2, 3\), got \(3, 2\)"):
         backward(np.ones((3, 2)), cache)

@@ -67,5 +67,5 @@ def test_errors():
         train_softmax_classifier(X, np.zeros(4, dtype=int), batch_size=0)
     with pytest.raises(ValueError, match="X_val and y_val must be given together"):
         train_softmax_classifier(X, np.zeros(4, dtype=int), X_val=X)
-    with pytest.raises(ValueError, match=r"X must be \(N, D\) and y \(N,\)"):
+    with pytest.raises(ValueError, match=r"y must have shape \(4,\), got \(3,\)"):
         train_softmax_classifier(X, np.zeros(3, dtype=int))
