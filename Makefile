@@ -125,7 +125,7 @@ lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
 
 # The versioned offline release (tools/release.py): reuses _build/html and the PDF when they are
-# newer than every tracked file, else runs make book / make pdf first.
+# newer than every tracked file they are built from, else runs make book / make pdf first.
 release: $(STAMP) chromium tex
 	$(PY) tools/release.py $(if $(filter-out 0,$(ALLOW_DIRTY)),--allow-dirty)
 

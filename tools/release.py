@@ -12,8 +12,8 @@ and CHANGELOG.md repeat it; ``tests/test_release.py`` fails when they differ):
 ``make release`` (``python tools/release.py``) refuses to run on a tree with uncommitted changes
 (``git status --porcelain`` not empty; ``--allow-dirty`` or ``make release ALLOW_DIRTY=1``
 overrides it, for tests), builds the HTML (``make book``) and the PDF (``make pdf``) unless the
-ones in ``_build`` are newer than every tracked file and show this version, and writes
-``dist/<version>/``:
+ones in ``_build`` are newer than every tracked file they are built from and show this
+version, and writes ``dist/<version>/``:
 
 * ``<name>-<version>-html.zip``: the HTML site, which works opened from disk (relative links,
   vendored MathJax): the unzipped copy is checked by ``tools/check_html.py`` and pages of it are
@@ -147,13 +147,19 @@ def tracked_files(root: Path = ROOT) -> list[str]:
     return [name for name in out.split("\0") if name and (root / name).is_file()]
 
 
+# Tracked files that the HTML and the PDF are not built from (CI edits, tests, repository docs).
+NOT_BUILT_FROM = (".ci/", "tests/", "benchmarks/", "README.md", "CONTRIBUTING.md",
+                  "CHANGELOG.md", "CITATION.cff", "requirements-lab.txt", ".gitignore")
+
+
 def _newest_source(root: Path) -> float:
-    return max((root / name).stat().st_mtime for name in tracked_files(root))
+    return max((root / name).stat().st_mtime for name in tracked_files(root)
+               if not name.startswith(NOT_BUILT_FROM))
 
 
 def is_fresh(artifact: Path, root: Path = ROOT, must_contain: str | None = None) -> bool:
-    """True when ``artifact`` exists, is newer than every tracked file, and (for a text file)
-    contains ``must_contain``."""
+    """True when ``artifact`` exists, is newer than every tracked file the build reads (all but
+    ``NOT_BUILT_FROM``), and (for a text file) contains ``must_contain``."""
     if not artifact.is_file() or artifact.stat().st_mtime < _newest_source(root):
         return False
     return must_contain is None or must_contain in artifact.read_text("utf-8", errors="replace")
