@@ -7,6 +7,9 @@
 #   make chapter CH=book/NN-slug.md   the fast loop for one chapter (execute, check, build, browse)
 #   make pdf    the PDF edition in _build/pdf (installs Debian's TeX the first time), checked
 #   make cpus   nbval and the unit tests again with OpenBLAS running two other CPUs' kernels
+#   make release   dist/<version>/: HTML zip, PDF, notebook bundle, wheel, sdist, SHA256SUMS
+#               (from a clean tree; make release ALLOW_DIRTY=1 to test with uncommitted changes)
+#   make lab    JupyterLab at the versions pinned in requirements-lab.txt, opened on book/
 
 PYTHON ?= python3
 VENV   := .venv
@@ -18,7 +21,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 
 .PHONY: book test lint pytest browser chromium seed-cache export notebooks sync sync-all chapter lab \
-        freeze clean tex pdf cpus
+        freeze clean tex pdf cpus release lab-check
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -109,9 +112,32 @@ chapter: export chromium
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going -q
 	$(PY) tools/browser_check.py $(patsubst %.md,%.html,$(CH))
 
-lab: $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check jupyterlab
+# JupyterLab at pinned versions (requirements-lab.txt), never the latest of the day. Jupytext's
+# server extension serves book/*.md as notebooks; the overrides make its "Jupytext Notebook" the
+# default viewer of Markdown and MyST files in this venv's JupyterLab, so a double click opens a
+# chapter as a notebook (JupyterLab's own default is the text editor). make lab-check shows both
+# without starting a server.
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_STAMP): $(STAMP) requirements-lab.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt
+	mkdir -p $(dir $(LAB_OVERRIDES))
+	echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
+	  '{"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_OVERRIDES)
+	@touch $@
+
+lab-check: $(LAB_STAMP)
+	$(VENV)/bin/jupyter labextension list 2>&1 | grep -E "jupyterlab-jupytext .*enabled.*OK"
+	$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "jupytext .*enabled"
+	grep -q '"markdown": "Jupytext Notebook"' $(LAB_OVERRIDES) && echo "default viewer of .md: Jupytext Notebook"
+
+lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
+
+# The versioned offline release (tools/release.py): reuses _build/html and the PDF when they are
+# newer than every tracked file they are built from, else runs make book / make pdf first.
+release: $(STAMP) chromium tex
+	$(PY) tools/release.py $(if $(filter-out 0,$(ALLOW_DIRTY)),--allow-dirty)
 
 freeze: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements.in

@@ -51,6 +51,8 @@ from . import rnn
 from . import solver
 from . import stats
 
+__version__ = "1.0.0"  # pyproject.toml's version
+
 __all__ = [
     "activations",
     "autograd",

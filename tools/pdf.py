@@ -13,7 +13,8 @@ then this script:
 3. **checks** it (``check``; also run by ``make pdf``): no unresolved reference (``??`` in the text
    or an "undefined" warning), no missing character, no missing figure, no code line cut at the
    margin, and a sample of chapter, section, theorem, exercise, figure and equation numbers that
-   agree with the HTML.
+   agree with the HTML; the title page shows "Release <version>", pyproject.toml's version (Sphinx
+   prints its ``release``, which ``tools/release.py`` sets at build time).
 
 Usage::
 
@@ -29,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +280,17 @@ def text_problems(pdf: Path, numbers: dict[str, tuple[str, str]]) -> list[str]:
     return problems
 
 
+def title_problems(pdf: Path, root: Path = ROOT) -> list[str]:
+    """The title page (page 1) must show "Release <version>" with pyproject.toml's version."""
+    version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"]
+    page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    if f"Release {version}" not in " ".join(page.split()):
+        return [f"the title page does not show 'Release {version}' (pyproject.toml's version)"]
+    return []
+
+
 def check(pdf: Path = PDF, latex_dir: Path = LATEX, html_dir: Path = HTML) -> list[str]:
     """Every problem of the built PDF (empty when it is fine)."""
     if not pdf.exists():
@@ -289,6 +302,7 @@ def check(pdf: Path = PDF, latex_dir: Path = LATEX, html_dir: Path = HTML) -> li
     problems += numbered
     numbers = html_numbers(html_dir)
     problems += text_problems(pdf, numbers)
+    problems += title_problems(pdf)
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     count = re.search(r"Pages:\s+(\d+)", pages)
     print(f"pdf check: {pdf.name}, {count.group(1) if count else '?'} pages, {compared} chapter, "
