@@ -121,7 +121,13 @@ def load_digits(seed=0, val_fraction=0.2, test_fraction=0.2):
         ``X_test``, ``y_test``: float64 features, int64 labels 0..9. The three
         parts are disjoint and together hold all 1,797 images.
     """
-    from sklearn.datasets import load_digits as sklearn_digits
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "dlcode.data.load_digits needs scikit-learn, which ships the digits: "
+            "pip install 'dlcode[data]' (or pip install scikit-learn)", name=exc.name,
+        ) from exc
 
     check_real(val_fraction, "val_fraction"), check_real(test_fraction, "test_fraction")
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1

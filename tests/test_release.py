@@ -280,9 +280,6 @@ def test_core_only_venv_imports_dlcode(core_python):
     assert version == VERSION and str(core_python.parent.parent) in where
 
 
-@pytest.mark.xfail(strict=True, reason="needs the change to dlcode.data.load_digits in "
-                   "book/02-generalization.md (the cell tagged export:data): an ImportError "
-                   "naming 'pip install dlcode[data]'")
 def test_core_only_load_digits_names_the_extra(core_python):
     run = _where(core_python, "import dlcode.data\ndlcode.data.load_digits()")
     assert run.returncode != 0
