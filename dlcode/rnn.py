@@ -20,7 +20,10 @@ RNN_ACTIVATIONS = ("tanh", "relu", "linear")
 
 
 def _floating(a, name):
-    """``a`` as an array of its own floating dtype; other dtypes are rejected."""
+    """``a`` as an array of its own floating dtype; other dtypes are rejected.
+
+    Not ``dlcode.checks.float_array``, which casts to float64: float32 stays float32.
+    """
     a = np.asarray(a)
     if a.dtype.kind != "f":
         raise ArgumentTypeError(
@@ -50,14 +53,21 @@ def _check_forward(x, h0, Wx, Wh, b, activation):
     return x, h0, Wx, Wh, b
 
 
+def _check_backward(dh, h):
+    """``dh`` as a floating array of the states' shape."""
+    dh = _floating(dh, "dh")
+    if dh.shape != h.shape:
+        raise ValueError(f"dh must have the shape (N, T, H) = {h.shape} of the states, "
+                         f"got {dh.shape}")
+    return dh
+
+
 def _check_finite(arrays, what):
     """Raise ValueError unless every array is finite (checked once, on the way out)."""
     if not all(np.all(np.isfinite(a)) for a in arrays):
         raise ValueError(f"non-finite {what}: an input holds NaN or infinity, or the "
                          "recurrence overflowed")
 
-
-# --- from book/13-exploding-vanishing.md: Exploding and vanishing gradients ---
 
 def _activation(a, activation):
     if activation == "tanh":
@@ -67,16 +77,15 @@ def _activation(a, activation):
     return a
 
 
+# --- from book/13-exploding-vanishing.md: Exploding and vanishing gradients ---
+
 def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
     """Vanilla recurrent layer ``h_t = f(h_{t-1} @ Wh + x_t @ Wx + b)`` over a sequence.
 
     Defined in :doc:`/book/13-exploding-vanishing` (Exploding and vanishing gradients).
 
-    Parameters: ``x`` (N, T, D) inputs, ``h0`` (N, H) initial states, ``Wx`` (D, H)
-    and ``Wh`` (H, H) the transposes of ``W_x`` and ``W``, ``b`` (H,) the bias,
-    ``activation`` one of ``RNN_ACTIVATIONS`` ("linear" is the identity).
-
-    Returns the states ``h`` (N, T, H) and the cache for ``rnn_backward``.
+    ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,);
+    ``activation`` one of ``RNN_ACTIVATIONS``. Returns ``h`` (N, T, H) and a cache.
     """
     x, h0, Wx, Wh, b = _check_forward(x, h0, Wx, Wh, b, activation)
     N, T, _ = x.shape
@@ -107,14 +116,11 @@ def rnn_backward(dh, cache):
 
     Defined in :doc:`/book/13-exploding-vanishing` (Exploding and vanishing gradients).
 
-    ``dh`` (N, T, H) holds the direct gradients ``dL/dh_t`` (zero where the loss does
-    not use a state). Returns ``dx, dh0, dWx, dWh, db``, shaped like the inputs.
+    ``dh`` (N, T, H): the direct gradients ``dL/dh_t`` (zero where the loss does not
+    use a state). Returns ``dx, dh0, dWx, dWh, db``, shaped like the inputs.
     """
     x, h0, Wx, Wh, h, activation = cache
-    dh = _floating(dh, "dh")
-    if dh.shape != h.shape:
-        raise ValueError(f"dh must have the shape (N, T, H) = {h.shape} of the states, "
-                         f"got {dh.shape}")
+    dh = _check_backward(dh, h)
     N, T, H = h.shape
     delta = np.empty(h.shape, dtype=np.result_type(h, dh))  # dL/da_t for every step
     g = np.zeros((N, H), dtype=delta.dtype)  # total gradient from step t + 1
