@@ -289,7 +289,8 @@ def load_cifar10(root, flatten=False, dtype=np.float32):
     try:
         dtype = np.dtype(dtype)
     except TypeError as error:
-        raise ArgumentTypeError(f"dtype must be a NumPy dtype, got {dtype!r}") from error
+        message = f"dtype must be a NumPy dtype, got {dtype!r}"
+        raise ArgumentTypeError(message) from error
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     root = Path(root)

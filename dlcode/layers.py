@@ -47,7 +47,7 @@ __all__ = [
 # --- from book/07-backpropagation.md: Backpropagation ---
 
 def _float_array(a, name, finite=True):
-    """``a`` as a floating-point array (dtype kept), with finite entries if ``finite``."""
+    """``a`` as a floating-point array (dtype kept); finite entries if ``finite``."""
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.floating):
         raise ArgumentTypeError(
@@ -58,7 +58,7 @@ def _float_array(a, name, finite=True):
 
 
 def _check_dout(dout, shape, finite=True):
-    """``dout`` checked to be floating-point (finite if ``finite``), of the output shape."""
+    """``dout`` checked: floating-point (finite if ``finite``), the output's shape."""
     dout = _float_array(dout, "dout", finite)
     if dout.shape != shape:
         raise ValueError(f"dout must have the layer's output shape {shape}, "
@@ -67,7 +67,7 @@ def _check_dout(dout, shape, finite=True):
 
 
 def _dout(dout, cache):
-    """``dout`` checked against the cache ``x`` of an elementwise layer (no value scan)."""
+    """``dout`` checked against the cache ``x`` of an elementwise layer (no scan)."""
     if not isinstance(cache, np.ndarray) or cache.dtype.kind != "f":
         raise ArgumentTypeError("cache must be the input array returned by the forward "
                                 f"pass, got {type(cache).__name__}")
@@ -85,7 +85,8 @@ def _affine_cache(cache):
 
 def _check_affine(x, w, b):
     """The affine layer's inputs checked, and the row length D of the flattened x."""
-    x, w, b = (_float_array(a, n, finite=False) for a, n in ((x, "x"), (w, "w"), (b, "b")))
+    x, w, b = (_float_array(a, n, finite=False)
+               for a, n in ((x, "x"), (w, "w"), (b, "b")))
     if x.ndim < 2 or w.ndim != 2 or b.ndim != 1:
         raise ValueError(f"expected x of shape (N, d_1, ..., d_k), w (D, M) and "
                          f"b (M,), got x {x.shape}, w {w.shape} and b {b.shape}")
@@ -199,7 +200,8 @@ def affine_relu_backward(dout, cache):
 def _bn_settings(bn_param, D, dtype):
     """Validated ``(mode, eps, momentum, running_mean, running_var)``."""
     if not isinstance(bn_param, dict):
-        raise ArgumentTypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
+        got = type(bn_param).__name__
+        raise ArgumentTypeError(f"bn_param must be a dict, got {got}")
     mode = bn_param.get("mode")
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
@@ -220,7 +222,7 @@ def _bn_settings(bn_param, D, dtype):
 
 
 def _check_bn_inputs(x, gamma, beta):
-    """``x`` (N, D), ``gamma`` and ``beta`` (D,): floating-point arrays (not scanned)."""
+    """``x`` (N, D), ``gamma`` and ``beta`` (D,): floating-point arrays (no scan)."""
     x, gamma, beta = (_float_array(a, n, finite=False)
                       for a, n in ((x, "x"), (gamma, "gamma"), (beta, "beta")))
     if x.ndim != 2:
@@ -233,7 +235,7 @@ def _check_bn_inputs(x, gamma, beta):
 
 
 def _check_variance(var, x):
-    """Raise if the batch variance overflowed although ``x`` is finite (NaN in, NaN out)."""
+    """Raise if the batch variance overflowed for finite ``x`` (NaN in, NaN out)."""
     if not np.all(np.isfinite(var)) and np.all(np.isfinite(x)):
         raise ValueError("the batch variance of x overflows (entries up to "
                          f"{np.max(np.abs(x)):.3g}); scale the input down")
@@ -241,7 +243,8 @@ def _check_variance(var, x):
 
 def _bn_cache(cache):
     """The ``(mode, x_hat, gamma, inv_std)`` cache of ``batchnorm_forward``, checked."""
-    if not (isinstance(cache, tuple) and len(cache) == 4 and cache[0] in ("train", "test")
+    if not (isinstance(cache, tuple) and len(cache) == 4
+            and cache[0] in ("train", "test")
             and all(isinstance(a, np.ndarray) for a in cache[1:])):
         raise ArgumentTypeError("cache must be the (mode, x_hat, gamma, inv_std) tuple "
                                 "returned by batchnorm_forward")

@@ -50,7 +50,7 @@ def _check_layers(weights, biases):
 
 
 def _check_input(X, W0, activation=np.tanh):
-    """X as a float array of shape (m, d_0), after checking that activation is callable."""
+    """X as a float array of shape (m, d_0); activation must be callable."""
     if not callable(activation):
         raise ArgumentTypeError(f"activation must be callable, got {activation!r}")
     H = float_array(X, "X")  # real and finite: complex input is refused, not truncated

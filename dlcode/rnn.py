@@ -6,7 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 import numpy as np
 
-from dlcode.layers import _float_array
+from dlcode.checks import ArgumentTypeError
 
 __all__ = [
     "rnn_forward",
@@ -19,6 +19,56 @@ __all__ = [
 RNN_ACTIVATIONS = ("tanh", "relu", "linear")
 
 
+def _floating(a, name):
+    """``a`` as an array of its own floating dtype; other dtypes are rejected.
+
+    Not ``dlcode.checks.float_array``, which casts to float64: float32 stays float32.
+    """
+    a = np.asarray(a)
+    if a.dtype.kind != "f":
+        raise ArgumentTypeError(
+            f"{name} must be a floating-point array, got dtype {a.dtype}")
+    return a
+
+
+def _check_forward(x, h0, Wx, Wh, b, activation):
+    """The arrays of rnn_forward as floating arrays whose shapes fit."""
+    if activation not in RNN_ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {RNN_ACTIVATIONS}, got {activation!r}")
+    x, h0, Wx = _floating(x, "x"), _floating(h0, "h0"), _floating(Wx, "Wx")
+    Wh, b = _floating(Wh, "Wh"), _floating(b, "b")
+    if x.ndim != 3 or h0.ndim != 2 or Wx.ndim != 2 or Wh.ndim != 2 or b.ndim != 1:
+        raise ValueError(
+            f"expected x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H) and b (H,), got "
+            f"x {x.shape}, h0 {h0.shape}, Wx {Wx.shape}, Wh {Wh.shape} and b {b.shape}")
+    (N, T, D), H = x.shape, h0.shape[1]
+    if h0.shape[0] != N or Wx.shape != (D, H) or Wh.shape != (H, H) or b.shape != (H,):
+        raise ValueError(
+            f"x {x.shape} and h0 {h0.shape} need Wx ({D}, {H}), Wh ({H}, {H}), "
+            f"b ({H},) and h0 with N = {N} rows; got h0 {h0.shape}, Wx {Wx.shape}, "
+            f"Wh {Wh.shape}, b {b.shape}")
+    if T == 0:
+        raise ValueError("x must have at least one time step, got T = 0")
+    return x, h0, Wx, Wh, b
+
+
+def _check_backward(dh, h):
+    """``dh`` as a floating array of the states' shape."""
+    dh = _floating(dh, "dh")
+    if dh.shape != h.shape:
+        raise ValueError(f"dh must have the shape (N, T, H) = {h.shape} of the states, "
+                         f"got {dh.shape}")
+    return dh
+
+
+def _check_finite(arrays, what):
+    """Raise ValueError unless every array is finite (checked once, on the way out)."""
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise ValueError(f"non-finite {what}: an input holds NaN or infinity, or the "
+                         "recurrence overflowed")
+
+
 def _activation(a, activation):
     if activation == "tanh":
         return np.tanh(a)
@@ -26,6 +76,31 @@ def _activation(a, activation):
         return np.maximum(a, 0.0)
     return a
 
+
+# --- from book/13-exploding-vanishing.md: Exploding and vanishing gradients ---
+
+def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
+    """Vanilla recurrent layer ``h_t = f(h_{t-1} @ Wh + x_t @ Wx + b)`` over a sequence.
+
+    Defined in :doc:`/book/13-exploding-vanishing` (Exploding and vanishing gradients).
+
+    ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,);
+    ``activation`` one of ``RNN_ACTIVATIONS``. Returns ``h`` (N, T, H) and a cache.
+    """
+    x, h0, Wx, Wh, b = _check_forward(x, h0, Wx, Wh, b, activation)
+    N, T, _ = x.shape
+    inputs = x @ Wx + b  # all input terms at once, shape (N, T, H)
+    h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    prev = h0
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by _check_finite
+        for t in range(T):
+            prev = _activation(prev @ Wh + inputs[:, t], activation)
+            h[:, t] = prev
+    _check_finite([h], "hidden states")
+    return h, (x, h0, Wx, Wh, h, activation)
+
+
+# --- from book/13-exploding-vanishing.md: Exploding and vanishing gradients ---
 
 def _activation_grad(h, activation):
     """f'(a) from the output h = f(a)."""
@@ -36,109 +111,26 @@ def _activation_grad(h, activation):
     return np.ones_like(h)
 
 
-def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
-    """Vanilla recurrent layer ``h_t = f(h_{t-1} @ Wh + x_t @ Wx + b)`` over a sequence.
-
-    Defined in :doc:`/book/13-exploding-vanishing` (Exploding and vanishing gradients).
-
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, T, D)
-        N input sequences of T steps of D features.
-    h0 : ndarray of float, shape (N, H)
-        Initial hidden states.
-    Wx : ndarray of float, shape (D, H)
-        Input-to-hidden weights (the transpose of the column-vector ``W_x``).
-    Wh : ndarray of float, shape (H, H)
-        Hidden-to-hidden weights (the transpose of the column-vector ``W``).
-    b : ndarray of float, shape (H,)
-        Bias.
-    activation : {"tanh", "relu", "linear"}, optional
-        The elementwise ``f``; "linear" is the identity.
-
-    Returns
-    -------
-    h : ndarray, shape (N, T, H)
-        The hidden states ``h_1, ..., h_T``.
-    cache : tuple
-        What ``rnn_backward`` needs.
-
-    Raises
-    ------
-    ValueError
-        If an array is not a finite floating-point array, the shapes do not
-        fit, ``T`` is 0, or ``activation`` is unknown.
-    """
-    if activation not in RNN_ACTIVATIONS:
-        raise ValueError(f"activation must be one of {RNN_ACTIVATIONS}, got {activation!r}")
-    x, h0 = _float_array(x, "x"), _float_array(h0, "h0")
-    Wx, Wh, b = _float_array(Wx, "Wx"), _float_array(Wh, "Wh"), _float_array(b, "b")
-    if x.ndim != 3 or h0.ndim != 2 or Wx.ndim != 2 or Wh.ndim != 2 or b.ndim != 1:
-        raise ValueError(
-            f"expected x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H) and b (H,), got x {x.shape}, "
-            f"h0 {h0.shape}, Wx {Wx.shape}, Wh {Wh.shape} and b {b.shape}"
-        )
-    N, T, D = x.shape
-    H = h0.shape[1]
-    if h0.shape[0] != N or Wx.shape != (D, H) or Wh.shape != (H, H) or b.shape != (H,):
-        raise ValueError(
-            f"x {x.shape} and h0 {h0.shape} need Wx ({D}, {H}), Wh ({H}, {H}) and b ({H},) and "
-            f"h0 with N = {N} rows; got h0 {h0.shape}, Wx {Wx.shape}, Wh {Wh.shape}, b {b.shape}"
-        )
-    if T == 0:
-        raise ValueError("x must have at least one time step, got T = 0")
-    dtype = np.result_type(x, h0, Wx, Wh, b)
-    inputs = x @ Wx + b  # all input terms at once, shape (N, T, H)
-    h = np.empty((N, T, H), dtype=dtype)
-    prev = h0
-    for t in range(T):
-        prev = _activation(prev @ Wh + inputs[:, t], activation)
-        h[:, t] = prev
-    return h, (x, h0, Wx, Wh, h, activation)
-
-
 def rnn_backward(dh, cache):
     """Backpropagation through time for ``rnn_forward``.
 
     Defined in :doc:`/book/13-exploding-vanishing` (Exploding and vanishing gradients).
 
-    Parameters
-    ----------
-    dh : ndarray of float, shape (N, T, H)
-        Direct upstream gradients ``dL/dh_t`` of every hidden state (zero
-        where the loss does not use a state directly).
-    cache : tuple
-        From ``rnn_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, T, D)
-    dh0 : ndarray, shape (N, H)
-    dWx : ndarray, shape (D, H)
-    dWh : ndarray, shape (H, H)
-    db : ndarray, shape (H,)
-        Gradients in the order of ``rnn_forward``'s array inputs.
-
-    Raises
-    ------
-    ValueError
-        If ``dh`` does not have the shape of the states or is not finite.
+    ``dh`` (N, T, H): the direct gradients ``dL/dh_t`` (zero where the loss does not
+    use a state). Returns ``dx, dh0, dWx, dWh, db``, shaped like the inputs.
     """
     x, h0, Wx, Wh, h, activation = cache
-    dh = _float_array(dh, "dh")
-    if dh.shape != h.shape:
-        raise ValueError(
-            f"dh must have the shape (N, T, H) = {h.shape} of the states, got {dh.shape}"
-        )
+    dh = _check_backward(dh, h)
     N, T, H = h.shape
     delta = np.empty(h.shape, dtype=np.result_type(h, dh))  # dL/da_t for every step
-    g = np.zeros((N, H), dtype=delta.dtype)  # total gradient flowing back from step t + 1
-    for t in range(T - 1, -1, -1):
-        delta[:, t] = (dh[:, t] + g) * _activation_grad(h[:, t], activation)
-        g = delta[:, t] @ Wh.T
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)  # h_0, ..., h_{T-1}
-    dWh = h_prev.reshape(N * T, H).T @ delta.reshape(N * T, H)
-    dWx = x.reshape(N * T, -1).T @ delta.reshape(N * T, H)
-    db = delta.sum(axis=(0, 1))
-    dx = delta @ Wx.T
-    return dx, g, dWx, dWh, db
+    g = np.zeros((N, H), dtype=delta.dtype)  # total gradient from step t + 1
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by _check_finite
+        for t in range(T - 1, -1, -1):
+            delta[:, t] = (dh[:, t] + g) * _activation_grad(h[:, t], activation)
+            g = delta[:, t] @ Wh.T
+        h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)  # h_0, ..., h_{T-1}
+        dWh = h_prev.reshape(N * T, H).T @ delta.reshape(N * T, H)
+        dWx = x.reshape(N * T, -1).T @ delta.reshape(N * T, H)
+        grads = (delta @ Wx.T, g, dWx, dWh, delta.sum(axis=(0, 1)))
+    _check_finite(grads, "gradients")
+    return grads

@@ -137,7 +137,7 @@ def test_inputs_are_not_modified_and_float32_is_kept():
         ({"b": np.zeros(5)}, r"b \(4,\)"),
         ({"x": np.zeros((2, 0, 3))}, "at least one time step"),
         ({"x": np.zeros((2, 3, 3), dtype=int)}, "x must be a floating-point array"),
-        ({"Wh": np.full((4, 4), np.nan)}, "Wh of shape .* contains NaN"),
+        ({"Wh": np.full((4, 4), np.nan)}, "non-finite hidden states"),
         ({"activation": "sigmoid"}, "activation must be one of"),
     ],
 )
@@ -154,7 +154,39 @@ def test_backward_validation():
     h, cache = rnn_forward(*arrays)
     with pytest.raises(ValueError, match=r"dh must have the shape \(N, T, H\) = \(2, 3, 4\)"):
         rnn_backward(np.zeros((2, 4)), cache)
-    with pytest.raises(ValueError, match="dh must be a floating-point array"):
+    with pytest.raises(TypeError, match="dh must be a floating-point array"):
         rnn_backward(np.zeros((2, 3, 4), dtype=int), cache)
-    with pytest.raises(ValueError, match="dh of shape .* contains NaN or infinite"):
+    with pytest.raises(ValueError, match="non-finite gradients"):
         rnn_backward(np.full(h.shape, np.inf), cache)
+
+
+@pytest.mark.parametrize("name", ["x", "h0", "Wx", "Wh", "b"])
+def test_wrong_dtype_is_a_type_error_naming_the_argument(name):
+    args = {"x": np.zeros((2, 3, 3)), "h0": np.zeros((2, 4)), "Wx": np.zeros((3, 4)),
+            "Wh": np.zeros((4, 4)), "b": np.zeros(4)}
+    args[name] = args[name].astype(int)
+    with pytest.raises(TypeError, match=f"{name} must be a floating-point array"):
+        rnn_forward(**args)
+    args[name] = args[name].astype(complex)
+    with pytest.raises(TypeError, match=f"{name} must be a floating-point array"):
+        rnn_forward(**args)
+
+
+def test_overflow_is_rejected_not_returned():
+    """Finite inputs whose linear recurrence overflows raise instead of returning inf/NaN."""
+    x, h0 = np.zeros((1, 400, 1)), np.ones((1, 2))
+    Wh = 10.0 * np.eye(2)  # h_t = 10^t h_0 overflows after about 308 steps
+    with pytest.raises(ValueError, match="non-finite hidden states"):
+        rnn_forward(x, h0, np.zeros((1, 2)), Wh, np.zeros(2), "linear")
+    h, cache = rnn_forward(x[:, :300], h0, np.zeros((1, 2)), Wh, np.zeros(2), "linear")
+    dh = np.zeros_like(h)
+    dh[:, -1] = 1e10  # the gradient through 300 steps overflows: 1e10 * 10^300
+    with pytest.raises(ValueError, match="non-finite gradients"):
+        rnn_backward(dh, cache)
+
+
+def test_tanh_with_huge_finite_weights_stays_finite_and_correct():
+    """Saturated tanh: huge finite pre-activations give states of +-1, not NaN."""
+    x, h0 = np.ones((1, 3, 1)), np.zeros((1, 2))
+    h, _ = rnn_forward(x, h0, np.array([[1e300, -1e300]]), np.eye(2), np.zeros(2))
+    assert np.array_equal(h[0, -1], [1.0, -1.0])
