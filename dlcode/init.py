@@ -17,6 +17,15 @@ __all__ = [
 
 # --- from book/08-initialization.md: Initialization ---
 
+def _fans(n_in, n_out):
+    """``n_in``, ``n_out`` checked: positive ints, at most 2**40 weights (8 TiB)."""
+    n_in = check_int(n_in, "n_in", minimum=1)
+    n_out = check_int(n_out, "n_out", minimum=1)
+    if n_in * n_out > 2**40:
+        raise ValueError(f"n_in * n_out must be at most 2**40, got {n_in} * {n_out}")
+    return n_in, n_out
+
+
 def xavier_normal(n_in, n_out, rng=None):
     """Xavier (Glorot) normal weights ``N(0, 2 / (n_in + n_out))``.
 
@@ -26,8 +35,7 @@ def xavier_normal(n_in, n_out, rng=None):
     ``rng``: None, a seed or a generator (used and advanced as is). Returns a
     float64 array of shape (n_in, n_out), the layout of ``affine_forward``.
     """
-    n_in = check_int(n_in, "n_in", minimum=1)
-    n_out = check_int(n_out, "n_out", minimum=1)
+    n_in, n_out = _fans(n_in, n_out)  # positive ints, a product below 2**40
     std = np.sqrt(2.0 / (n_in + n_out))
     return std * check_seed(rng, "rng").standard_normal((n_in, n_out))
 
@@ -39,8 +47,7 @@ def xavier_uniform(n_in, n_out, rng=None):
 
     Parameters and return value as for :func:`xavier_normal`.
     """
-    n_in = check_int(n_in, "n_in", minimum=1)
-    n_out = check_int(n_out, "n_out", minimum=1)
+    n_in, n_out = _fans(n_in, n_out)  # positive ints, a product below 2**40
     bound = np.sqrt(6.0 / (n_in + n_out))
     return check_seed(rng, "rng").uniform(-bound, bound, size=(n_in, n_out))
 
@@ -55,6 +62,5 @@ def he_normal(n_in, n_out, rng=None):
     Parameters and return value as for :func:`xavier_normal`; the variance
     depends on ``n_in`` only.
     """
-    n_in = check_int(n_in, "n_in", minimum=1)
-    n_out = check_int(n_out, "n_out", minimum=1)
+    n_in, n_out = _fans(n_in, n_out)  # positive ints, a product below 2**40
     return np.sqrt(2.0 / n_in) * check_seed(rng, "rng").standard_normal((n_in, n_out))

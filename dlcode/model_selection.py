@@ -6,6 +6,7 @@ Do not edit: change the chapter and run ``make sync``.
 
 import numpy as np
 
+from dlcode.checks import ArgumentTypeError, check_bool, is_int, is_real
 from dlcode.data import as_rng
 
 __all__ = [
@@ -16,12 +17,37 @@ __all__ = [
 
 # --- from book/02-generalization.md: Generalization and model selection ---
 
-def _check_n_k(n, k):
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if int(k) != k or not 2 <= k <= n:
-        raise ValueError(f"k must be an integer with 2 <= k <= n = {n}, got k = {k!r}")
-    return int(n), int(k)
+def _check_folds(n, k, shuffle, seed):
+    """``n``, ``k``, ``shuffle`` and the generator of ``seed``, checked."""
+    message = f"n must be a positive integer, got {n!r}"
+    if not is_int(n) or n < 1:
+        raise (ValueError if is_int(n) else ArgumentTypeError)(message)
+    message = f"k must be an integer with 2 <= k <= n = {n}, got k = {k!r}"
+    if not is_int(k) or not 2 <= k <= n:
+        raise (ValueError if is_int(k) else ArgumentTypeError)(message)
+    return int(n), int(k), check_bool(shuffle, "shuffle"), as_rng(seed)
+
+
+def _check_cv(score, X, y):
+    """``X`` and ``y`` as arrays of equal length ``N >= 1``; ``score`` callable."""
+    if not callable(score):
+        raise ArgumentTypeError(f"score must be callable, got {score!r}")
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X and y must have the same length N >= 1, got shapes "
+                         f"{X.shape} and {y.shape}")
+    return X, y
+
+
+def _fold_loss(value, j):
+    """``value``, the loss of fold ``j``, as a float: a real number, not NaN."""
+    if not (is_real(value) or (np.ndim(value) == 0 and np.asarray(value).dtype.kind
+                               in "iuf")):
+        raise ArgumentTypeError(f"score must return a real number, got {value!r} "
+                                f"for fold {j}")
+    if np.isnan(value):
+        raise ValueError(f"score returned NaN for fold {j}")
+    return float(value)
 
 
 # --- from book/02-generalization.md: Generalization and model selection ---
@@ -34,8 +60,8 @@ def kfold_indices(n, k, shuffle=False, seed=None):
     The validation folds partition ``range(n)``, contiguous unless ``shuffle``, the
     first ``n % k`` one longer (as ``KFold``); ``train`` is the sorted complement.
     """
-    n, k = _check_n_k(n, k)
-    order = as_rng(seed).permutation(n) if shuffle else np.arange(n)
+    n, k, shuffle, rng = _check_folds(n, k, shuffle, seed)
+    order = rng.permutation(n) if shuffle else np.arange(n)
     sizes = np.full(k, n // k)
     sizes[: n % k] += 1
     bounds = np.concatenate([[0], np.cumsum(sizes)])
@@ -53,9 +79,7 @@ def cross_val_score(score, X, y, k=5, shuffle=True, seed=0):
     ``score(X_train, y_train, X_val, y_val) -> float`` fits on the training part and
     scores the validation part; ``X``: (N, ...), ``y``: (N,); ``kfold_indices`` folds.
     """
-    X, y = np.asarray(X), np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(
-            f"X and y must have the same length, got {len(X)} and {len(y)}")
+    X, y = _check_cv(score, X, y)  # arrays of one length; score callable
     folds = kfold_indices(len(X), k, shuffle=shuffle, seed=seed)
-    return np.array([float(score(X[tr], y[tr], X[va], y[va])) for tr, va in folds])
+    return np.array([_fold_loss(score(X[tr], y[tr], X[va], y[va]), j)
+                     for j, (tr, va) in enumerate(folds)])

@@ -11,7 +11,22 @@ import pickle
 import numpy as np
 import pytest
 
-from dlcode import data, gradcheck, knn, layers, linear, losses, models, nn, solver
+from dlcode import (
+    data,
+    gradcheck,
+    init,
+    knn,
+    layers,
+    linear,
+    losses,
+    model_selection,
+    models,
+    nn,
+    regression,
+    regularization,
+    solver,
+    stats,
+)
 from dlcode.activations import relu
 
 X4 = np.arange(12.0).reshape(4, 3)
@@ -54,6 +69,88 @@ CASES = [
      TypeError, ["seed"]),
     ("digits-val-str", lambda: data.load_digits(val_fraction="a"), TypeError,
      ["val_fraction"]),
+    # chapter 2: regression
+    ("mse-complex", lambda: regression.mean_squared_error(C, C), TypeError,
+     ["y_true must be an array of real numbers"]),
+    ("mse-bool", lambda: regression.mean_squared_error([True], [False]), TypeError,
+     ["y_true must be an array of real numbers"]),
+    ("mse-string", lambda: regression.mean_squared_error(["a"], ["b"]), TypeError,
+     ["y_true"]),
+    ("features-degree-float", lambda: regression.polynomial_features([1.0], 2.0), TypeError,
+     ["degree must be a non-negative integer"]),
+    ("features-degree-str", lambda: regression.polynomial_features([1.0], "2"), TypeError,
+     ["degree"]),
+    ("lstsq-reg-str", lambda: regression.fit_least_squares(np.eye(2), [1, 2], reg="a"),
+     TypeError, ["reg must be"]),
+    ("lstsq-reg-bool", lambda: regression.fit_least_squares(np.eye(2), [1, 2], reg=True),
+     TypeError, ["reg must be"]),
+    ("lstsq-coef-overflow",
+     lambda: regression.fit_least_squares(1e-10 * np.eye(2), [1e308, 1e308]), ValueError,
+     ["coefficients overflow float64"]),
+    ("poly-eval-overflow",
+     lambda: regression.fit_predict_polynomial([0, 1], [0, 1], [1e300], 3), ValueError,
+     ["x_eval lies too far outside", "prediction overflows"]),
+    ("poly-eval-scaled-overflow",
+     lambda: regression.fit_predict_polynomial([-1.7e308, -1.6e308], [0, 1], [1.7e308],
+                                               1), ValueError,
+     ["x_eval lies too far outside", "scaled input overflows"]),
+    # chapter 2: statistics
+    ("wilson-z-nan", lambda: stats.wilson_interval(1, 2, z=np.nan), ValueError, ["z must"]),
+    ("wilson-z-negative", lambda: stats.wilson_interval(1, 2, z=-1.96), ValueError,
+     ["z must"]),
+    ("wilson-z-zero", lambda: stats.wilson_interval(1, 2, z=0), ValueError, ["z must"]),
+    ("wilson-z-huge", lambda: stats.wilson_interval(1, 2, z=1e200), ValueError,
+     ["z must"]),
+    ("wilson-z-str", lambda: stats.wilson_interval(1, 2, z="a"), TypeError, ["z must"]),
+    ("wilson-z-complex", lambda: stats.wilson_interval(1, 2, z=1j), TypeError,
+     ["z must"]),
+    ("wilson-trials-huge", lambda: stats.wilson_interval(1, 10**400), ValueError,
+     ["trials must be an integer in"]),
+    ("repeat-seeds-empty", lambda: stats.repeat(float, []), ValueError,
+     ["seeds must hold at least 2"]),
+    ("repeat-seed-float", lambda: stats.repeat(float, [1.5, 2.5]), TypeError,
+     ["each seed must be an integer"]),
+    ("repeat-seed-negative", lambda: stats.repeat(float, [-1, 2]), ValueError,
+     ["each seed must be an integer in [0"]),
+    ("repeat-seed-bool", lambda: stats.repeat(float, [True, False]), TypeError,
+     ["each seed"]),
+    ("repeat-returns-None", lambda: stats.repeat(lambda s: None, 2), TypeError,
+     ["experiment must return real numbers"]),
+    ("repeat-returns-str", lambda: stats.repeat(lambda s: "a", 2), TypeError,
+     ["experiment must return real numbers"]),
+    ("repeat-ragged", lambda: stats.repeat(lambda s: [0.0] * s, 3), ValueError,
+     ["experiment must return one shape"]),
+    ("summarize-bool-2d", lambda: stats.summarize([[True, False]]), ValueError,
+     ["values must be 1-dimensional"]),
+    # chapter 2: cross-validation
+    ("kfold-n-float", lambda: model_selection.kfold_indices(5.0, 2), TypeError,
+     ["n must be a positive integer"]),
+    ("kfold-n-nan", lambda: model_selection.kfold_indices(np.nan, 2), TypeError,
+     ["n must be a positive integer"]),
+    ("kfold-n-None", lambda: model_selection.kfold_indices(None, 2), TypeError, ["n must"]),
+    ("kfold-k-bool", lambda: model_selection.kfold_indices(5, True), TypeError, ["k must"]),
+    ("kfold-shuffle-str", lambda: model_selection.kfold_indices(4, 2, shuffle="no"),
+     TypeError, ["shuffle must be True or False"]),
+    ("kfold-seed-unshuffled", lambda: model_selection.kfold_indices(4, 2, seed=-1),
+     ValueError, ["seed"]),
+    ("cv-score-not-callable",
+     lambda: model_selection.cross_val_score(3, np.zeros((4, 1)), np.zeros(4), k=2),
+     TypeError, ["score must be callable"]),
+    ("cv-scalar-X", lambda: model_selection.cross_val_score(min, 1.0, 1.0, k=2),
+     ValueError, ["X and y must have the same length"]),
+    ("cv-empty", lambda: model_selection.cross_val_score(min, np.zeros((0, 1)), [], k=2),
+     ValueError, ["N >= 1"]),
+    ("cv-score-None",
+     lambda: model_selection.cross_val_score(lambda *a: None, np.zeros(4), np.zeros(4),
+                                             k=2), TypeError,
+     ["score must return a real number", "fold 0"]),
+    ("cv-score-nan",
+     lambda: model_selection.cross_val_score(lambda *a: np.nan, np.zeros(4), np.zeros(4),
+                                             k=2), ValueError, ["score returned NaN"]),
+    ("cv-score-array",
+     lambda: model_selection.cross_val_score(lambda *a: np.ones(2), np.zeros(4),
+                                             np.zeros(4), k=2), TypeError,
+     ["score must return a real number"]),
     # chapter 3: k-nearest neighbours
     ("knn-complex", lambda: knn.pairwise_distances(C, np.ones((2, 2))), TypeError,
      ["A must be a real"]),
@@ -133,6 +230,36 @@ CASES = [
      ["y must hold integer labels"]),
     ("accuracy-empty", lambda: _solver().check_accuracy(X4[:0], Y4[:0]), ValueError,
      ["N >= 1"]),
+    # chapter 8: initialization
+    ("xavier-fan-huge", lambda: init.xavier_normal(10**20, 10**20), ValueError,
+     ["n_in * n_out must be at most 2**40"]),
+    ("xavier-uniform-fan-giant", lambda: init.xavier_uniform(2**1100, 1), ValueError,
+     ["n_in * n_out"]),
+    ("he-fan-float", lambda: init.he_normal(3.0, 2), TypeError, ["n_in must be an integer"]),
+    ("he-rng-float", lambda: init.he_normal(3, 2, rng=1.5), TypeError, ["rng"]),
+    # chapter 10: regularization
+    ("shift-dx-float", lambda: regularization.shift_images(np.zeros((1, 4)), 1.0, 0, (2, 2)),
+     TypeError, ["dx must be an integer"]),
+    ("shift-dx-bool", lambda: regularization.shift_images(np.zeros((1, 4)), True, 0, (2, 2)),
+     TypeError, ["dx must be an integer"]),
+    ("shift-image-shape-list",
+     lambda: regularization.shift_images(np.zeros((1, 4)), 0, 0, [2, 2]), TypeError,
+     ["image_shape must be a tuple"]),
+    ("augment-float-labels",
+     lambda: regularization.augment_shifts(np.zeros((2, 4)), [0.5, np.nan],
+                                           image_shape=(2, 2)), TypeError,
+     ["y must hold integer labels"]),
+    ("augment-shifts-float",
+     lambda: regularization.augment_shifts(np.zeros((2, 4)), [0, 1], shifts=[(0.5, 1)],
+                                           image_shape=(2, 2)), TypeError, ["shifts must"]),
+    ("augment-shifts-bool",
+     lambda: regularization.augment_shifts(np.zeros((2, 4)), [0, 1],
+                                           shifts=[(True, False)], image_shape=(2, 2)),
+     TypeError, ["shifts must"]),
+    ("l2-dict", lambda: regularization.l2_penalty({"a": 1}), TypeError,
+     ["w must be a real"]),
+    ("threshold-str", lambda: regularization.soft_threshold([1.0], "a"), TypeError,
+     ["t must be a real"]),
 ]
 
 
@@ -210,3 +337,86 @@ def test_no_input_is_mutated():
     knn.KNearestNeighbor().fit(X, y).predict(X)
     layers.batchnorm_forward(X, np.ones(3), np.zeros(3), {"mode": "train"})
     assert np.array_equal(X, X4) and np.array_equal(y, Y4)
+
+
+# --- chapters 2, 8 and 10: finite when the true value is, inf only beyond float64 -----------
+
+def test_summarize_extreme_values_is_finite_and_correct():
+    s = stats.summarize([1e308, -1e308, 1e308])  # was std = inf
+    assert s.mean == pytest.approx(1e308 / 3, rel=1e-15)
+    assert s.std == pytest.approx(1e308 * (2 / np.sqrt(3)), rel=1e-15)
+    assert s.lo == -np.inf and s.hi == np.inf  # the true ends are beyond float64
+    assert stats.summarize([1e308, 1e308]).mean == 1e308  # was inf
+    tiny = stats.summarize([1e-320, 2e-320, 3e-320])  # squares underflow: was std = 0
+    assert tiny.std == pytest.approx(1e-320, rel=1e-3)
+
+
+def test_compare_of_huge_differences():
+    d = stats.compare([1e308, 0.0], [-1e308, 0.0])  # a - b = 2e308 overflows
+    assert d.mean == pytest.approx(1e308, rel=1e-15)
+    assert d.std == pytest.approx(1e308 * np.sqrt(2), rel=1e-15)
+    assert stats.compare([1e308, 1e308], [-1e308, -1e308]).mean == np.inf  # truly 2e308
+
+
+def test_compare_is_bit_identical_to_summarize_of_differences():
+    a, b = np.random.default_rng(0).random((2, 7))
+    assert stats.compare(a, b) == stats.summarize(a - b)
+
+
+def test_t975_of_huge_df():
+    assert stats.t975(10**400) == pytest.approx(1.96)
+
+
+def test_mean_squared_error_extremes():
+    assert regression.mean_squared_error([1e200], [-1e200]) == np.inf  # true 4e400
+    assert regression.mean_squared_error([1e308], [-1e308]) == np.inf
+    # squares overflow, the mean does not: 1.5e154**2 / 10
+    assert regression.mean_squared_error([1.5e154] + [0.0] * 9, [0.0] * 10) == (
+        pytest.approx(2.25e307, rel=1e-15))
+    assert regression.mean_squared_error([3e-170], [0.0]) == pytest.approx(9e-340, rel=1e-3)
+
+
+def test_polynomial_features_overflow_is_signed_inf():
+    F = regression.polynomial_features([-1e200], 3)
+    assert F[0].tolist() == [-np.inf, np.inf, -1e200, 1.0]
+
+
+def test_fit_predict_polynomial_huge_range():
+    pred = regression.fit_predict_polynomial([-1e308, 1e308], [0.0, 1.0], [0.0], 1)
+    assert pred == pytest.approx([0.5])  # was NaN: (hi - lo) overflowed
+
+
+def test_l2_penalty_extremes():
+    assert regularization.l2_penalty([1e154, 1e154])[0] == pytest.approx(1e308)  # was inf
+    assert regularization.l2_penalty([1e200])[0] == np.inf  # true 5e399
+    value, grad = regularization.l2_penalty([1e308], center=[-1e308])
+    assert value == np.inf and grad.tolist() == [np.inf]  # true gradient 2e308
+    assert regularization.l2_penalty([3e-170])[0] == pytest.approx(4.5e-340, rel=1e-3)
+    assert regularization.l1_penalty([1e308, 1e308])[0] == np.inf  # true 2e308
+
+
+def test_shift_images_huge_shifts_leave_fill():
+    X = np.ones((1, 4))
+    for d in (2**62, np.int64(-2**63), np.uint64(2**64 - 1)):
+        assert regularization.shift_images(X, d, 0, (2, 2), fill=-1.0).tolist() == [[-1.0] * 4]
+
+
+def test_chapter_2_8_10_inputs_are_not_mutated():
+    rng = np.random.default_rng(0)
+    x, y, w = rng.random(12), rng.random(12), rng.random((3, 4))
+    X, labels = rng.random((4, 4)), np.array([0, 1, 0, 1])
+    originals = [a.copy() for a in (x, y, w, X, labels)]
+    regression.mean_squared_error(x, y)
+    regression.polynomial_features(x, 3)
+    regression.fit_least_squares(regression.polynomial_features(x, 2), y, reg=0.1)
+    regression.fit_predict_polynomial(x, y, x, 3)
+    stats.summarize(x), stats.compare(x, y)
+    model_selection.cross_val_score(
+        lambda a, b, c, d: regression.mean_squared_error(d, c), x, y, k=3)
+    regularization.l2_penalty(w, center=w[0]), regularization.l1_penalty(w)
+    regularization.soft_threshold(w, w[0])
+    regularization.shift_images(X, labels, labels, (2, 2))
+    regularization.augment_shifts(X, labels, copies=2, image_shape=(2, 2), seed=0)
+    data.stratified_split(labels, (0.5, 0.5), seed=0)
+    for a, original in zip((x, y, w, X, labels), originals, strict=True):
+        assert np.array_equal(a, original)

@@ -159,7 +159,7 @@ def test_cross_val_score_errors():
     def score(*args):
         return 0.0
 
-    with pytest.raises(ValueError, match="X and y must have the same length, got 10 and 9"):
+    with pytest.raises(ValueError, match=r"same length N >= 1, got shapes \(10,\) and \(9,\)"):
         cross_val_score(score, np.zeros(10), np.zeros(9))
     with pytest.raises(ValueError, match=r"2 <= k <= n = 10, got k = 11"):
         cross_val_score(score, np.zeros(10), np.zeros(10), k=11)
