@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from dlcode.activations import relu_grad, sigmoid_grad, tanh_grad
-from dlcode.checks import check_real
+from dlcode.checks import ArgumentTypeError, check_int, check_real
 from dlcode.data import as_rng
 from dlcode.losses import sigmoid
 
@@ -364,80 +364,72 @@ def dropout_backward(dout, cache):
 
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
-def _int_param(params, key, name, minimum):
-    value = params[key]
-    if (isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral)
-            or value < minimum):
-        kind = "a positive" if minimum == 1 else "a non-negative"
-        raise ValueError(f"{name}[{key!r}] must be {kind} integer, got {value!r}")
-    return int(value)
+def _float_input(a, name):
+    """``a`` as a floating-point array, its dtype kept (no scan of the values)."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ArgumentTypeError(f"{name} must be a floating-point array, "
+                                f"got dtype {a.dtype}")
+    return a
+
+
+def _grad_of_shape(dout, shape):
+    """The upstream gradient ``dout`` checked to have the layer's output shape."""
+    dout = _float_input(dout, "dout")
+    if dout.shape != shape:
+        raise ValueError(f"dout must have the layer's output shape {shape}, "
+                         f"got {dout.shape}")
+    return dout
 
 
 def _layer_params(params, name, keys):
-    """The integers ``params[key]`` for ``keys``, a dict of each key's smallest allowed value."""
+    """The integers ``params[key]``; ``keys`` maps each key to its smallest value."""
     if not isinstance(params, dict):
-        raise ValueError(f"{name} must be a dict with the keys {list(keys)}, got {params!r}")
+        raise ArgumentTypeError(f"{name} must be a dict with the keys {list(keys)}, "
+                                f"got {params!r}")
     missing, unknown = set(keys) - set(params), set(params) - set(keys)
     if missing or unknown:
         raise ValueError(f"{name} must have exactly the keys {list(keys)}; "
                          f"missing {sorted(missing)}, unknown {sorted(unknown)}")
-    return [_int_param(params, key, name, minimum) for key, minimum in keys.items()]
+    return [check_int(params[key], f"{name}[{key!r}]", minimum=low)
+            for key, low in keys.items()]
 
 
 def _conv_setup(x, w, b, conv_param):
-    """Validated ``x, w, b``, stride, padding and output size ``(H_out, W_out)``."""
-    x, w, b = _float_array(x, "x"), _float_array(w, "w"), _float_array(b, "b")
+    """Checked ``x, w, b``, stride, padding and output size ``(H_out, W_out)``."""
+    x, w, b = _float_input(x, "x"), _float_input(w, "w"), _float_input(b, "b")
     if x.ndim != 4 or w.ndim != 4 or b.ndim != 1:
-        raise ValueError(f"expected x of shape (N, C, H, W), w (F, C, HH, WW) and b (F,), "
-                         f"got x {x.shape}, w {w.shape} and b {b.shape}")
+        raise ValueError(f"expected x of shape (N, C, H, W), w (F, C, HH, WW) and "
+                         f"b (F,), got x {x.shape}, w {w.shape} and b {b.shape}")
     if 0 in x.shape or 0 in w.shape:
-        raise ValueError(f"x and w must not have an empty axis, got x {x.shape} and w {w.shape}")
+        raise ValueError(f"x and w must not have an empty axis, "
+                         f"got x {x.shape} and w {w.shape}")
     if x.shape[1] != w.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} channels but the filters w {w.shape} have depth "
-                         f"{w.shape[1]}; a filter's depth must equal the input's")
+        raise ValueError(f"x has {x.shape[1]} channels but the filters w {w.shape} "
+                         f"have depth {w.shape[1]}; they must be equal")
     if b.shape[0] != w.shape[0]:
-        raise ValueError(f"b must have one bias per filter, shape ({w.shape[0]},), got {b.shape}")
+        raise ValueError(f"b must have one bias per filter, shape ({w.shape[0]},), "
+                         f"got {b.shape}")
     stride, pad = _layer_params(conv_param, "conv_param", {"stride": 1, "pad": 0})
     H, W = x.shape[2] + 2 * pad, x.shape[3] + 2 * pad
     if w.shape[2] > H or w.shape[3] > W:
-        raise ValueError(f"filters of size {w.shape[2]}x{w.shape[3]} are larger than the padded "
-                         f"input of size {H}x{W} (x {x.shape}, pad {pad})")
+        raise ValueError(f"filters of size {w.shape[2]}x{w.shape[3]} are larger than "
+                         f"the padded input of size {H}x{W} (x {x.shape}, pad {pad})")
     out_size = (1 + (H - w.shape[2]) // stride, 1 + (W - w.shape[3]) // stride)
     return x, w, b, stride, pad, out_size
 
+
+# --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def conv_forward_naive(x, w, b, conv_param):
     """Convolutional layer (a cross-correlation), with explicit loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-        A batch of N inputs with C channels of height H and width W.
-    w : ndarray of float, shape (F, C, HH, WW)
-        F filters, each of the input's depth C and of size HH x WW.
-    b : ndarray of float, shape (F,)
-        One bias per filter.
-    conv_param : dict
-        ``stride``: step between filter positions in both directions, a
-        positive int; ``pad``: zeros added on every side, a non-negative int.
-
-    Returns
-    -------
-    out : ndarray, shape (N, F, H_out, W_out)
-        ``out[n, f, i, j] = sum(x_pad[n, :, i*S:i*S+HH, j*S:j*S+WW] * w[f]) + b[f]``
-        with ``H_out = 1 + (H + 2 pad - HH) // stride``, likewise ``W_out``.
-    cache : tuple
-        ``(x, w, b, conv_param)``.
-
-    Raises
-    ------
-    ValueError
-        If an array is not a finite float array with the right number of
-        axes, the depths or the number of biases do not match, a parameter
-        is missing, unknown, not an integer, a stride below 1 or a negative
-        padding, or the filters are larger than the padded input.
+    x (N, C, H, W), w (F, C, HH, WW), b (F,); ``conv_param``: ``stride``
+    (int >= 1) and ``pad`` (int >= 0). Returns ``out`` of shape
+    (N, F, H_out, W_out), ``H_out = 1 + (H + 2 pad - HH) // stride``, and
+    the cache.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
@@ -453,33 +445,17 @@ def conv_forward_naive(x, w, b, conv_param):
 
 
 def conv_backward_naive(dout, cache):
-    """Backward pass of ``conv_forward_naive``, with explicit loops.
+    """Backward pass of ``conv_forward_naive``, with loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, F, H_out, W_out)
-        Upstream gradient.
-    cache : tuple
-        From ``conv_forward_naive``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-    dw : ndarray, shape (F, C, HH, WW)
-    db : ndarray, shape (F,)
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Returns ``(dx, dw, db)``, shaped like ``x``, ``w`` and ``b``.
     """
     x, w, b, conv_param = cache
     S, P = conv_param["stride"], conv_param["pad"]
     (N, _, H, W), (F, _, HH, WW) = x.shape, w.shape
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
-    dout = _check_dout(dout, (N, F, H_out, W_out))
+    dout = _grad_of_shape(dout, (N, F, H_out, W_out))
     x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
     dx_pad, dw = np.zeros(x_pad.shape), np.zeros(w.shape)
     for n in range(N):
@@ -487,7 +463,7 @@ def conv_backward_naive(dout, cache):
             for i in range(H_out):
                 for j in range(W_out):
                     rows, cols = slice(i * S, i * S + HH), slice(j * S, j * S + WW)
-                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]  # back onto the window
+                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]  # the window
                     dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
     dx = dx_pad[:, :, P : P + H, P : P + W]
     return dx, dw, dout.sum(axis=(0, 2, 3))
@@ -496,44 +472,30 @@ def conv_backward_naive(dout, cache):
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def _pool_setup(x, pool_param):
-    """Validated ``x``, window size, stride and output size ``(H_out, W_out)``."""
-    x = _float_array(x, "x")
+    """Checked ``x``, window size, stride and output size ``(H_out, W_out)``."""
+    x = _float_input(x, "x")
     if x.ndim != 4 or 0 in x.shape:
-        raise ValueError(f"x must have shape (N, C, H, W) with no empty axis, got {x.shape}")
+        raise ValueError(f"x must have shape (N, C, H, W) with no empty axis, "
+                         f"got {x.shape}")
     ph, pw, stride = _layer_params(pool_param, "pool_param",
                                    {"pool_height": 1, "pool_width": 1, "stride": 1})
     if ph > x.shape[2] or pw > x.shape[3]:
-        raise ValueError(f"the {ph}x{pw} pooling window is larger than the input of size "
-                         f"{x.shape[2]}x{x.shape[3]} (x {x.shape})")
-    return x, ph, pw, stride, (1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride)
+        raise ValueError(f"the {ph}x{pw} pooling window is larger than the input "
+                         f"of size {x.shape[2]}x{x.shape[3]} (x {x.shape})")
+    out_size = (1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride)
+    return x, ph, pw, stride, out_size
 
+
+# --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def max_pool_forward_naive(x, pool_param):
     """Max-pooling layer, with explicit loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-    pool_param : dict
-        ``pool_height`` and ``pool_width``: window size; ``stride``: step
-        between windows; all positive ints. No padding.
-
-    Returns
-    -------
-    out : ndarray, shape (N, C, H_out, W_out)
-        The maximum of each window, channel by channel, with
-        ``H_out = 1 + (H - pool_height) // stride``, likewise ``W_out``.
-    cache : tuple
-        ``(x, pool_param)``.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a finite float array of shape (N, C, H, W), a
-        parameter is missing, unknown or not a positive integer, or the
-        window is larger than the input.
+    x (N, C, H, W); ``pool_param``: ``pool_height``, ``pool_width`` and
+    ``stride``, ints >= 1, no padding. Returns ``out`` (N, C, H_out, W_out),
+    ``H_out = 1 + (H - pool_height) // stride``, and the cache.
     """
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     N, C = x.shape[:2]
@@ -542,45 +504,30 @@ def max_pool_forward_naive(x, pool_param):
         for c in range(C):
             for i in range(H_out):
                 for j in range(W_out):
-                    out[n, c, i, j] = np.max(x[n, c, i * S : i * S + ph, j * S : j * S + pw])
+                    window = x[n, c, i * S : i * S + ph, j * S : j * S + pw]
+                    out[n, c, i, j] = np.max(window)
     return out, (x, pool_param)
 
 
 def max_pool_backward_naive(dout, cache):
-    """Backward pass of ``max_pool_forward_naive``, with explicit loops.
+    """Backward pass of ``max_pool_forward_naive``: ``dx``, with loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Each window routes its upstream gradient to its maximum; at a tie the
-    first maximum in row-major order of the window gets all of it (as in
-    PyTorch). Overlapping windows add up.
-
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, C, H_out, W_out)
-    cache : tuple
-        From ``max_pool_forward_naive``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Each window routes its gradient to its first maximum in row-major order
+    (as PyTorch does at a tie); overlapping windows add up.
     """
     x, pool_param = cache
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     N, C = x.shape[:2]
-    dout = _check_dout(dout, (N, C, H_out, W_out))
+    dout = _grad_of_shape(dout, (N, C, H_out, W_out))
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
     for n in range(N):
         for c in range(C):
             for i in range(H_out):
                 for j in range(W_out):
                     window = x[n, c, i * S : i * S + ph, j * S : j * S + pw]
-                    a, b = np.unravel_index(np.argmax(window), window.shape)  # first maximum
+                    a, b = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, i * S + a, j * S + b] += dout[n, c, i, j]
     return dx
 
