@@ -441,7 +441,8 @@ class ThreeLayerConvNet:
                  dtype=np.float64, seed=None):
         if not isinstance(input_dim, tuple | list) or len(input_dim) != 3:
             raise ValueError(f"input_dim must be a tuple (C, H, W), got {input_dim!r}")
-        C, H, W = (check_int(d, "each entry of input_dim", minimum=1) for d in input_dim)
+        C, H, W = (check_int(d, "each entry of input_dim", minimum=1)
+                   for d in input_dim)
         K = check_int(num_filters, "num_filters", minimum=1)
         F = check_int(filter_size, "filter_size", minimum=1)
         if F % 2 == 0:
@@ -464,7 +465,8 @@ class ThreeLayerConvNet:
             weights = np.asarray(init(n_in, n_out, rng))
             if weights.shape != (n_in, n_out):
                 raise ValueError(f"weight_scale returned an array of shape "
-                                 f"{weights.shape} for {name}; expected ({n_in}, {n_out})")
+                                 f"{weights.shape} for {name}; "
+                                 f"expected ({n_in}, {n_out})")
             self.params[name] = weights.astype(dtype)
             self.params[f"b{k}"] = np.zeros(n_out, dtype=dtype)
         # Filter k is column k of the (C F F, K) matrix, reshaped to (C, F, F).
