@@ -663,7 +663,9 @@ def conv_backward(dout, cache):
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
     dout = _check_dout(dout, (N, F, H_out, W_out))
     g = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # G, arranged like Y (a copy)
-    dw = (g @ cols.T).reshape(w.shape)  # G X_col^T
+    # G X_col^T, computed as the transpose of X_col G^T: the same numbers, but a shape
+    # that BLAS splits across threads without synchronising along the long axis.
+    dw = np.ascontiguousarray((cols @ g.T).T).reshape(w.shape)
     dcols = w.reshape(F, -1).T @ g  # dL/dX_col = W^T G, rows (c, a, b)
     dcols = dcols.reshape(C, HH, WW, N, H_out, W_out)
     dx_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=cols.dtype)
