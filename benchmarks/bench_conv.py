@@ -1,41 +1,44 @@
-"""Time the fast convolution (forward + backward) against PyTorch, on one thread and on all.
+"""Time the fast convolution (forward + backward) against PyTorch, on 1 and all threads.
 
-Chapter 14 (book/14-convolutional-networks.md) builds ``dlcode.layers.conv_forward`` and
-``conv_backward`` on im2col: one copy of the input's windows into the matrix X_col of shape
-(C*HH*WW, N*H'*W'), then one matrix product forward and two backward, and col2im (HH*WW
-strided additions) for the input gradient. Timings vary between machines, so they are
-printed here and not in the chapter. On one input, by default 64 x 16 x 32 x 32 in float64
-with 32 filters of size 3 x 3, stride 1 and padding 1, the script reports, for each thread
-count of ``--threads`` (default: one thread, then every core),
+Chapter 14 (book/14-convolutional-networks.md) builds ``dlcode.layers.conv_forward``
+and ``conv_backward`` on im2col: one copy of the input's windows into the matrix X_col
+of shape (C*HH*WW, N*H'*W'), then one matrix product forward and two backward, and
+col2im (HH*WW strided additions) for the input gradient. Timings vary between machines,
+so they are printed here and not in the chapter. On one input, by default
+64 x 16 x 32 x 32 in float64 with 32 filters of size 3 x 3, stride 1 and padding 1, the
+script reports, for each thread count of ``--threads`` (default: 1, then every core),
 
 (a) the fast layer's forward + backward pass;
 (b) PyTorch's CPU ``conv2d`` forward + backward (autograd) in float64, and the ratio
     PyTorch / fast (above 1: the NumPy layer is faster);
 (c) the three matrix multiplies the layer reduces to, each timed alone on the layer's
-    operands: ``W @ X_col`` (forward), ``G @ X_col.T`` (weight gradient) and ``W.T @ G``
-    (input gradient). No im2col layer can be faster than their sum, the bound;
-(d) the layer's checks alone (``_conv_setup``: types, shapes, finiteness of x, w and b, the
-    parameters; ``_check_dout``: shape and finiteness of dout), i.e. the overhead of the
-    checked layer over the bare operation;
+    operands: ``W @ X_col`` (forward), ``X_col @ G.T`` (the transposed weight
+    gradient) and ``W.T @ G`` (input gradient). No im2col layer can be faster than
+    their sum, the bound;
+(d) the layer's checks alone (``_conv_setup``: types, shapes, finiteness of x, w and b,
+    the parameters; ``_check_dout``: shape and finiteness of dout), that is the
+    overhead of the checked layer over the bare operation;
 
-and once, on one thread, (e) the naive layer, timed on the first ``--naive-batch`` examples
-and scaled linearly to the full batch (one loop iteration per example, filter and pixel).
+and once, on one thread, (e) the naive layer, timed on the first ``--naive-batch``
+examples and scaled linearly to the full batch (one loop iteration per example, filter
+and pixel).
 
-The thread count is set for NumPy's BLAS (OpenBLAS, through threadpoolctl) and for PyTorch
-(``torch.set_num_threads``) alike. Every time is the smallest of ``--repeats`` runs, and the
-candidates are interleaved (one run of each per round), so that a burst of load from other
-processes affects them alike; ratios are ratios of these minima. The im2col and col2im copies
-are NumPy array operations, which run on one thread whatever the setting.
+The thread count is set for NumPy's BLAS (OpenBLAS, through threadpoolctl) and for
+PyTorch (``torch.set_num_threads``) alike. Every time is the smallest of ``--repeats``
+runs, and the candidates are interleaved (one run of each per round), so that a burst
+of load from other processes affects them alike; ratios are ratios of these minima.
+The im2col and col2im copies are NumPy array operations, which run on one thread
+whatever the setting.
 
 Usage::
 
-    python benchmarks/bench_conv.py                   # the default problem, 1 and all threads
-    python benchmarks/bench_conv.py --threads 2       # two threads only
+    python benchmarks/bench_conv.py              # default problem, 1 and all threads
+    python benchmarks/bench_conv.py --threads 2  # two threads only
     python benchmarks/bench_conv.py --batch 16 --repeats 5
 
 With ``--check`` it exits with status 1 if a target is missed. Targets, at every thread
-count: no slower than PyTorch, within 2x of the matrix-multiply bound; on one thread, at
-least 100x faster than naive.
+count: no slower than PyTorch, within 2x of the matrix-multiply bound; on one thread,
+at least 100x faster than naive.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ from dlcode.layers import (
 
 
 def interleaved_best(candidates, repeats):
-    """``{name: smallest wall-clock time over repeats}``, running the candidates in turn."""
+    """``{name: smallest wall-clock time over repeats}``, the candidates run in turn."""
     best = dict.fromkeys(candidates, float("inf"))
     for _ in range(repeats):
         for name, fn in candidates.items():
@@ -71,7 +74,7 @@ def interleaved_best(candidates, repeats):
 
 
 def torch_candidate(x, w, b, dout, stride, pad):
-    """PyTorch's conv2d forward + backward in float64 and its results, or None without torch."""
+    """PyTorch's conv2d forward + backward (float64) and its results, or None."""
     try:
         import torch
     except ImportError:
@@ -107,17 +110,19 @@ def time_one_thread_count(x, w, b, dout, param, repeats):
     candidates = {
         "fast": lambda: conv_backward(dout, conv_forward(x, w, b, param)[1]),
         "forward   W @ X_col": lambda: w_mat @ cols,
-        "weights   G @ X_col.T": lambda: g @ cols.T,
+        "weights   X_col @ G.T": lambda: cols @ g.T,
         "input     W.T @ G": lambda: w_mat.T @ g,
         "checks": lambda: (_conv_setup(x, w, b, param), _check_dout(dout, out.shape)),
     }
-    run_torch, torch_results = torch_candidate(x, w, b, dout, param["stride"], param["pad"])
+    S, P = param["stride"], param["pad"]
+    run_torch, torch_results = torch_candidate(x, w, b, dout, S, P)
     if run_torch is not None:
         grads = conv_backward(dout, cache)
         worst = max(rel_error(ours, theirs) for ours, theirs in
                     zip((out, *grads), torch_results, strict=True))
         if not worst < 1e-7:
-            raise AssertionError(f"fast layer and PyTorch disagree: relative error {worst:.1e}")
+            raise AssertionError(f"fast layer and PyTorch disagree: relative error "
+                                 f"{worst:.1e}")
         candidates["pytorch"] = run_torch
     return interleaved_best(candidates, repeats)
 
@@ -127,26 +132,33 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64, help="N, the batch size")
     parser.add_argument("--channels", type=int, default=16, help="C, input channels")
     parser.add_argument("--size", type=int, default=32, help="H = W, the image size")
-    parser.add_argument("--filters", type=int, default=32, help="F, the number of filters")
-    parser.add_argument("--kernel", type=int, default=3, help="HH = WW, the filter size")
+    parser.add_argument("--filters", type=int, default=32, help="F, number of filters")
+    parser.add_argument("--kernel", type=int, default=3, help="HH = WW, filter size")
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--pad", type=int, default=1)
-    parser.add_argument("--naive-batch", type=int, default=2, help="examples timed for naive")
-    parser.add_argument("--repeats", type=int, default=25, help="rounds of the candidates")
+    parser.add_argument("--naive-batch", type=int, default=2,
+                        help="examples timed for naive")
+    parser.add_argument("--repeats", type=int, default=25, help="rounds of candidates")
     parser.add_argument("--threads", type=int, nargs="+", default=None,
-                        help="thread counts for BLAS and PyTorch (default: 1 and all cores)")
-    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+                        help="BLAS and PyTorch thread counts (default: 1, all cores)")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count()
     thread_counts = args.threads or sorted({1, cores})
 
     rng = np.random.default_rng(0)
     N, C, H, F, K = args.batch, args.channels, args.size, args.filters, args.kernel
-    x, w, b = rng.normal(size=(N, C, H, H)), rng.normal(size=(F, C, K, K)), rng.normal(size=F)
+    x, w = rng.normal(size=(N, C, H, H)), rng.normal(size=(F, C, K, K))
+    b = rng.normal(size=F)
     param = {"stride": args.stride, "pad": args.pad}
     dout = rng.normal(size=conv_forward(x, w, b, param)[0].shape)
     print(f"conv forward + backward: x {x.shape}, w {w.shape}, stride {args.stride}, "
-          f"pad {args.pad}, float64, {cores} cores, min of {args.repeats} interleaved runs")
+          f"pad {args.pad}, float64, {cores} cores, min of {args.repeats} interleaved "
+          f"runs")
 
     targets = []
     for threads in thread_counts:
@@ -186,7 +198,8 @@ def main(argv=None):
         print(f"naive, 1 thread                  {naive * 1e3:9.1f} ms "
               f"(timed on {n_naive} of {N} examples, scaled linearly)")
         ratio = naive / fast_one_thread
-        targets.append((f"1 thr: naive / fast = {ratio:.0f}", ratio >= 100, "at least 100"))
+        targets.append((f"1 thr: naive / fast = {ratio:.0f}", ratio >= 100,
+                        "at least 100"))
 
     print("ratios of the minima:")
     for text, met, target in targets:
