@@ -540,12 +540,13 @@ def _offsets(start, count, stride):
 
 
 def conv_forward(x, w, b, conv_param):
-    """Convolutional layer (a cross-correlation), vectorized: im2col and matrix multiplies.
+    """Convolutional layer (a cross-correlation), vectorized: im2col and a matrix product.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
     Same parameters, results and errors as ``conv_forward_naive``; only
-    the cache differs. Python loops run over the HH * WW filter offsets only.
+    the cache differs. No Python loop: one copy (im2col) and one matrix
+    product.
 
     Parameters
     ----------
@@ -559,23 +560,27 @@ def conv_forward(x, w, b, conv_param):
     -------
     out : ndarray, shape (N, F, H_out, W_out)
     cache : tuple
-        The input's shape, ``w``, the patches ``cols`` of shape
-        (N, C * HH * WW, H_out * W_out) (the im2col matrix, one block of
-        columns per example), the stride and the padding.
+        The input's shape, ``w``, the im2col matrix ``cols`` of shape
+        (C * HH * WW, N * H_out * W_out) (rows ``(c, a, b)``, columns
+        ``(n, i, j)``, as in the theorem), the stride and the padding.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     (N, C, H, W), (F, _, HH, WW) = x.shape, w.shape
     dtype = np.result_type(x, w, b)
-    x_pad = np.zeros((N, C, H + 2 * P, W + 2 * P), dtype=dtype)
-    x_pad[:, :, P : P + H, P : P + W] = x
-    cols = np.empty((N, C, HH, WW, H_out, W_out), dtype=dtype)
-    for a in range(HH):  # im2col: one strided copy per filter offset
-        for b_ in range(WW):
-            cols[:, :, a, b_] = x_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)]
-    cols = cols.reshape(N, C * HH * WW, H_out * W_out)
-    out = np.matmul(w.reshape(F, -1).astype(dtype, copy=False), cols)  # (N, F, H_out * W_out)
+    # The padded input, channels first: x_pad[c, n] is image n's channel c.
+    x_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=dtype)
+    x_pad[:, :, P : P + H, P : P + W] = x.transpose(1, 0, 2, 3)
+    # A view, nothing copied: windows[c, n, i, j, a, b] = x_pad[c, n, i*S + a, j*S + b].
+    windows = np.lib.stride_tricks.sliding_window_view(x_pad, (HH, WW), axis=(2, 3))
+    windows = windows[:, :, ::S, ::S]  # every S-th: (C, N, H_out, W_out, HH, WW)
+    # im2col, the only copy: axes in the order (c, a, b, n, i, j), then 2-D.
+    cols = np.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3))
+    cols = cols.reshape(C * HH * WW, N * H_out * W_out)
+    # Y = W X_col: one matrix product, which BLAS runs on all its threads.
+    out = w.reshape(F, -1).astype(dtype, copy=False) @ cols  # (F, N * H_out * W_out)
     out += b[:, None]
-    return out.reshape(N, F, H_out, W_out), (x.shape, w, cols, S, P)
+    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # out[n, f, i, j]
+    return np.ascontiguousarray(out), (x.shape, w, cols, S, P)
 
 
 def conv_backward(dout, cache):
@@ -604,15 +609,19 @@ def conv_backward(dout, cache):
     F, _, HH, WW = w.shape
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
     dout = _check_dout(dout, (N, F, H_out, W_out))
-    g = dout.reshape(N, F, H_out * W_out)  # G, one block of columns per example
-    dw = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    dx_pad = np.zeros((N, C, H + 2 * P, W + 2 * P), dtype=cols.dtype)
-    for a in range(HH):  # col2im: rows (c, a, b) of W^T G, added where they were copied from
+    g = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # G, arranged like Y (a copy)
+    # G X_col^T, computed as the transpose of X_col G^T: the same numbers, but a shape
+    # that BLAS splits across threads without synchronising along the long axis.
+    dw = np.ascontiguousarray((cols @ g.T).T).reshape(w.shape)
+    dcols = w.reshape(F, -1).T @ g  # dL/dX_col = W^T G, rows (c, a, b)
+    dcols = dcols.reshape(C, HH, WW, N, H_out, W_out)
+    dx_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=cols.dtype)
+    for a in range(HH):  # col2im: rows (c, a, b) added where im2col copied them from
         for b_ in range(WW):
-            dx_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)] += np.matmul(
-                w[:, :, a, b_].T, g).reshape(N, C, H_out, W_out)
-    dx = np.ascontiguousarray(dx_pad[:, :, P : P + H, P : P + W])
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+            ia, jb = _offsets(a, H_out, S), _offsets(b_, W_out, S)  # i S + a, j S + b
+            dx_pad[:, :, ia, jb] += dcols[:, a, b_]
+    dx = dx_pad[:, :, P : P + H, P : P + W].transpose(1, 0, 2, 3)  # (N, C, H, W)
+    return np.ascontiguousarray(dx), dw, dout.sum(axis=(0, 2, 3))
 
 
 def max_pool_forward(x, pool_param):

@@ -247,6 +247,96 @@ def test_conv_backward_checks_dout(forward, backward):
         backward(np.zeros(out.shape, dtype=int), cache)
 
 
+# --- the fast layer: im2col layout, larger shapes, no side effects --------------------
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fast_conv_agrees_with_naive_and_torch_on_larger_shapes(seed):
+    """Beyond the hypothesis strategy: more channels and filters, odd and uneven
+    sizes, non-square filters, strides up to 4 (often not dividing the padded size),
+    padding up to 3."""
+    rng = np.random.default_rng(seed)
+    N, C, F = rng.integers(1, 5), rng.integers(1, 7), rng.integers(1, 7)
+    H, W = rng.integers(5, 18), rng.integers(5, 18)
+    HH, WW = rng.integers(1, 6), rng.integers(1, 6)
+    pad, stride = int(rng.integers(0, 4)), int(rng.integers(1, 5))
+    x, w = rng.normal(size=(N, C, H, W)), rng.normal(size=(F, C, HH, WW))
+    b = rng.normal(size=F)
+    param = {"stride": stride, "pad": pad}
+    out_n, cache_n = conv_forward_naive(x, w, b, param)
+    out_f, cache_f = conv_forward(x, w, b, param)
+    dout = rng.normal(size=out_n.shape)
+    out_t, *grads_t = torch_conv(x, w, b, stride, pad, dout)
+    grads_n, grads_f = conv_backward_naive(dout, cache_n), conv_backward(dout, cache_f)
+    # Sums of up to 150 products, in different orders: an entry that nearly cancels has a
+    # large relative error, so the errors are measured against the largest entry.
+    for ref, fast, theirs in zip((out_n, *grads_n), (out_f, *grads_f), (out_t, *grads_t),
+                                 strict=True):
+        assert fast.shape == ref.shape == theirs.shape
+        scale = np.abs(ref).max()
+        assert np.abs(fast - ref).max() <= 1e-13 * scale
+        assert np.abs(fast - theirs).max() <= 1e-13 * scale
+
+
+def test_fast_conv_cache_is_the_theorems_im2col_matrix():
+    """cols is X_col of (eq-cnn-im2col): rows (c, a, b), columns (n, i, j);
+    Y = W X_col + b."""
+    rng = np.random.default_rng(3)
+    N, C, H, W, F, HH, WW, S, P = 2, 3, 7, 6, 4, 3, 2, 2, 1
+    x, w = rng.normal(size=(N, C, H, W)), rng.normal(size=(F, C, HH, WW))
+    b = rng.normal(size=F)
+    out, (shape, _, cols, stride, pad) = conv_forward(x, w, b, {"stride": S, "pad": P})
+    assert shape == x.shape and (stride, pad) == (S, P)
+    H_out, W_out = out.shape[2:]
+    assert cols.shape == (C * HH * WW, N * H_out * W_out)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    for n, i, j in [(0, 0, 0), (1, H_out - 1, W_out - 1), (1, 1, 2)]:
+        window = x_pad[n, :, i * S : i * S + HH, j * S : j * S + WW]
+        assert np.array_equal(cols[:, (n * H_out + i) * W_out + j], window.ravel())
+    y = w.reshape(F, -1) @ cols + b[:, None]
+    assert rel_error(y, out.transpose(1, 0, 2, 3).reshape(F, -1)) < 1e-14
+
+
+def test_fast_conv_float64_gradient_check_on_a_strided_odd_case():
+    rng = np.random.default_rng(5)
+    x, w = rng.normal(size=(2, 3, 7, 5)), rng.normal(size=(4, 3, 3, 2))
+    b = rng.normal(size=4)
+    param = {"stride": 2, "pad": 1}
+    out, cache = conv_forward(x, w, b, param)
+    dout = rng.normal(size=out.shape)
+    dx, dw, db = conv_backward(dout, cache)
+    assert dx.dtype == dw.dtype == db.dtype == out.dtype == np.float64
+    for grad, arg, which in [(dx, x, 0), (dw, w, 1), (db, b, 2)]:
+        def f(v, which=which):
+            args = [x, w, b]
+            args[which] = v
+            return conv_forward(*args, param)[0]
+        numeric = numerical_gradient_array(f, arg.copy(), dout, h=0.1)
+        assert rel_error(grad, numeric) < 1e-9
+
+
+def test_fast_conv_leaves_its_inputs_and_cache_alone():
+    """Neither pass writes into x, w, b, dout or the cache; the results are fresh,
+    contiguous arrays; a second backward pass on the same cache gives the same
+    gradients."""
+    rng = np.random.default_rng(6)
+    x, w = rng.normal(size=(3, 2, 6, 7)), rng.normal(size=(5, 2, 3, 3))
+    b, dout = rng.normal(size=5), rng.normal(size=(3, 5, 3, 4))
+    copies = [a.copy() for a in (x, w, b, dout)]
+    out, cache = conv_forward(x, w, b, {"stride": 2, "pad": 1})
+    cols = cache[2].copy()
+    first = conv_backward(dout, cache)
+    second = conv_backward(dout, cache)
+    for before, after in zip(copies, (x, w, b, dout), strict=True):
+        assert np.array_equal(before, after)
+    assert np.array_equal(cols, cache[2])
+    for one, two in zip(first, second, strict=True):
+        assert np.array_equal(one, two)
+    for result in (out, *first):
+        assert result.flags.c_contiguous
+        assert not any(np.shares_memory(result, a) for a in (x, w, b, dout, cache[2]))
+    assert not np.shares_memory(cache[2], x)
+
+
 # --- max pooling ---------------------------------------------------------------------------------
 
 @given(pool_configs(), seeds, st.booleans())
