@@ -540,29 +540,13 @@ def _offsets(start, count, stride):
 
 
 def conv_forward(x, w, b, conv_param):
-    """Convolutional layer (a cross-correlation), vectorized: im2col and a matrix product.
+    """Convolutional layer, vectorized: im2col and one matrix product.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Same parameters, results and errors as ``conv_forward_naive``; only
-    the cache differs. No Python loop: one copy (im2col) and one matrix
-    product.
-
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-    w : ndarray of float, shape (F, C, HH, WW)
-    b : ndarray of float, shape (F,)
-    conv_param : dict
-        ``stride`` (positive int) and ``pad`` (non-negative int).
-
-    Returns
-    -------
-    out : ndarray, shape (N, F, H_out, W_out)
-    cache : tuple
-        The input's shape, ``w``, the im2col matrix ``cols`` of shape
-        (C * HH * WW, N * H_out * W_out) (rows ``(c, a, b)``, columns
-        ``(n, i, j)``, as in the theorem), the stride and the padding.
+    Parameters and output as ``conv_forward_naive``; the cache holds the
+    input's shape, ``w``, the im2col matrix (C * HH * WW, N * H_out * W_out),
+    the stride and the padding.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     (N, C, H, W), (F, _, HH, WW) = x.shape, w.shape
@@ -570,118 +554,78 @@ def conv_forward(x, w, b, conv_param):
     # The padded input, channels first: x_pad[c, n] is image n's channel c.
     x_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=dtype)
     x_pad[:, :, P : P + H, P : P + W] = x.transpose(1, 0, 2, 3)
-    # A view, nothing copied: windows[c, n, i, j, a, b] = x_pad[c, n, i*S + a, j*S + b].
+    # A view: windows[c, n, i, j, a, b] = x_pad[c, n, i*S + a, j*S + b].
     windows = np.lib.stride_tricks.sliding_window_view(x_pad, (HH, WW), axis=(2, 3))
     windows = windows[:, :, ::S, ::S]  # every S-th: (C, N, H_out, W_out, HH, WW)
     # im2col, the only copy: axes in the order (c, a, b, n, i, j), then 2-D.
     cols = np.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3))
     cols = cols.reshape(C * HH * WW, N * H_out * W_out)
-    # Y = W X_col: one matrix product, which BLAS runs on all its threads.
-    out = w.reshape(F, -1).astype(dtype, copy=False) @ cols  # (F, N * H_out * W_out)
+    out = w.reshape(F, -1).astype(dtype, copy=False) @ cols  # Y = W X_col
     out += b[:, None]
     out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # out[n, f, i, j]
     return np.ascontiguousarray(out), (x.shape, w, cols, S, P)
 
 
 def conv_backward(dout, cache):
-    """Backward pass of ``conv_forward``: matrix multiplies and a strided col2im.
+    """Backward pass of ``conv_forward``: three matrix products and col2im.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, F, H_out, W_out)
-    cache : tuple
-        From ``conv_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-    dw : ndarray, shape (F, C, HH, WW)
-    db : ndarray, shape (F,)
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Returns ``(dx, dw, db)``, as ``conv_backward_naive``.
     """
     (N, C, H, W), w, cols, S, P = cache
     F, _, HH, WW = w.shape
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
-    dout = _check_dout(dout, (N, F, H_out, W_out))
+    dout = _grad_of_shape(dout, (N, F, H_out, W_out))
     g = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # G, arranged like Y (a copy)
-    # G X_col^T, computed as the transpose of X_col G^T: the same numbers, but a shape
-    # that BLAS splits across threads without synchronising along the long axis.
+    # G X_col^T, computed as (X_col G^T)^T: a shape BLAS splits well across threads.
     dw = np.ascontiguousarray((cols @ g.T).T).reshape(w.shape)
     dcols = w.reshape(F, -1).T @ g  # dL/dX_col = W^T G, rows (c, a, b)
     dcols = dcols.reshape(C, HH, WW, N, H_out, W_out)
-    dx_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=cols.dtype)
-    for a in range(HH):  # col2im: rows (c, a, b) added where im2col copied them from
+    dx_pad = np.zeros((C, N, H + 2 * P, W + 2 * P),
+                      dtype=np.result_type(cols, dcols))
+    for a in range(HH):  # col2im: rows (c, a, b) go back where im2col took them
         for b_ in range(WW):
-            ia, jb = _offsets(a, H_out, S), _offsets(b_, W_out, S)  # i S + a, j S + b
+            ia, jb = _offsets(a, H_out, S), _offsets(b_, W_out, S)  # iS + a, jS + b
             dx_pad[:, :, ia, jb] += dcols[:, a, b_]
     dx = dx_pad[:, :, P : P + H, P : P + W].transpose(1, 0, 2, 3)  # (N, C, H, W)
     return np.ascontiguousarray(dx), dw, dout.sum(axis=(0, 2, 3))
 
+
+# --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def max_pool_forward(x, pool_param):
     """Max-pooling layer, vectorized: a loop over the window offsets only.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Same parameters, results and errors as ``max_pool_forward_naive``.
-
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-    pool_param : dict
-        ``pool_height``, ``pool_width`` and ``stride``, positive ints.
-
-    Returns
-    -------
-    out : ndarray, shape (N, C, H_out, W_out)
-    cache : tuple
-        The input's shape, the offset ``a * pool_width + b`` of each
-        window's first maximum, the window size and the stride.
+    Parameters and output as ``max_pool_forward_naive``; the cache holds
+    the input's shape and dtype, the offset ``a * pool_width + b`` of each
+    window's first maximum, the window size and the stride.
     """
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     out = x[:, :, _offsets(0, H_out, S), _offsets(0, W_out, S)].copy()
     argmax = np.zeros(out.shape, dtype=np.intp)
-    for offset in range(1, ph * pw):  # row-major order; a strict > keeps the first maximum
+    for offset in range(1, ph * pw):  # row-major order, as np.argmax
         a, b = divmod(offset, pw)
         candidate = x[:, :, _offsets(a, H_out, S), _offsets(b, W_out, S)]
-        larger = candidate > out
+        larger = (candidate > out) | (np.isnan(candidate) & ~np.isnan(out))
         np.copyto(out, candidate, where=larger)
         np.copyto(argmax, offset, where=larger)
-    return out, (x.shape, argmax, ph, pw, S)
+    return out, (x.shape, x.dtype, argmax, ph, pw, S)
 
 
 def max_pool_backward(dout, cache):
-    """Backward pass of ``max_pool_forward``.
+    """Backward pass of ``max_pool_forward``: a loop over the window offsets.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, C, H_out, W_out)
-    cache : tuple
-        From ``max_pool_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-        As ``max_pool_backward_naive``: each window's gradient goes to its
-        first maximum, and overlapping windows add up.
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Returns ``dx``, as ``max_pool_backward_naive``.
     """
-    shape, argmax, ph, pw, S = cache
-    dout = _check_dout(dout, argmax.shape)
+    shape, dtype, argmax, ph, pw, S = cache
+    dout = _grad_of_shape(dout, argmax.shape)
     H_out, W_out = argmax.shape[2:]
-    dx = np.zeros(shape, dtype=dout.dtype)
+    dx = np.zeros(shape, dtype=np.result_type(dtype, dout))
     for offset in range(ph * pw):
         a, b = divmod(offset, pw)
         dx[:, :, _offsets(a, H_out, S), _offsets(b, W_out, S)] += np.where(
