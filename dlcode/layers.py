@@ -435,12 +435,9 @@ def conv_forward_naive(x, w, b, conv_param):
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
     out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w, b))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x_pad[n, :, i * S : i * S + HH, j * S : j * S + WW]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    for n, f, i, j in np.ndindex(N, F, H_out, W_out):
+        window = x_pad[n, :, i * S : i * S + HH, j * S : j * S + WW]
+        out[n, f, i, j] = np.sum(window * w[f]) + b[f]
     return out, (x, w, b, conv_param)
 
 
@@ -458,13 +455,10 @@ def conv_backward_naive(dout, cache):
     dout = _grad_of_shape(dout, (N, F, H_out, W_out))
     x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
     dx_pad, dw = np.zeros(x_pad.shape), np.zeros(w.shape)
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    rows, cols = slice(i * S, i * S + HH), slice(j * S, j * S + WW)
-                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]  # the window
-                    dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
+    for n, f, i, j in np.ndindex(N, F, H_out, W_out):
+        rows, cols = slice(i * S, i * S + HH), slice(j * S, j * S + WW)
+        dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]  # back onto the window
+        dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
     dx = dx_pad[:, :, P : P + H, P : P + W]
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
@@ -500,12 +494,8 @@ def max_pool_forward_naive(x, pool_param):
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     N, C = x.shape[:2]
     out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x[n, c, i * S : i * S + ph, j * S : j * S + pw]
-                    out[n, c, i, j] = np.max(window)
+    for n, c, i, j in np.ndindex(N, C, H_out, W_out):
+        out[n, c, i, j] = np.max(x[n, c, i * S : i * S + ph, j * S : j * S + pw])
     return out, (x, pool_param)
 
 
@@ -522,13 +512,10 @@ def max_pool_backward_naive(dout, cache):
     N, C = x.shape[:2]
     dout = _grad_of_shape(dout, (N, C, H_out, W_out))
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x[n, c, i * S : i * S + ph, j * S : j * S + pw]
-                    a, b = np.unravel_index(np.argmax(window), window.shape)
-                    dx[n, c, i * S + a, j * S + b] += dout[n, c, i, j]
+    for n, c, i, j in np.ndindex(N, C, H_out, W_out):
+        window = x[n, c, i * S : i * S + ph, j * S : j * S + pw]
+        a, b = np.unravel_index(np.argmax(window), window.shape)  # the first maximum
+        dx[n, c, i * S + a, j * S + b] += dout[n, c, i, j]
     return dx
 
 

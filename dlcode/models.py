@@ -473,20 +473,25 @@ class ThreeLayerConvNet:
         W1 = self.params["W1"].T.reshape(K, C, F, F)
         self.params["W1"] = np.ascontiguousarray(W1)
 
+    def _images(self, X):
+        """X as (N, C, H, W) in the model's dtype; flat rows are reshaped. Rejects NaN."""
+        X, (C, H, W) = np.asarray(X), self.input_dim
+        if X.ndim == 2 and X.shape[1] == C * H * W:
+            X = X.reshape(len(X), C, H, W)
+        if X.ndim != 4 or X.shape[1:] != (C, H, W):
+            raise ValueError(f"X must have shape (N, {C}, {H}, {W}) or "
+                             f"(N, {C * H * W}), got {X.shape}")
+        X = X.astype(self.dtype, copy=False)
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinite entries")
+        return X
+
     def loss(self, X, y=None):
         """Scores (N, num_classes) of a batch X, or with labels y its loss and gradients.
 
         X: (N, C, H, W), or flat rows (N, C * H * W) that are reshaped.
         """
-        X, (C, H, W) = np.asarray(X), self.input_dim
-        if X.ndim == 2 and X.shape[1] == C * H * W:
-            X = X.reshape(len(X), C, H, W)
-        if X.ndim != 4 or X.shape[1:] != (C, H, W):
-            raise ValueError(f"X must have shape (N, {C}, {H}, {W}) or (N, {C * H * W}), "
-                             f"got {X.shape}")
-        X, p = X.astype(self.dtype, copy=False), self.params
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X contains NaN or infinite entries")
+        X, p = self._images(X), self.params  # checked: shape, NaN and infinities
         a1, conv_cache = conv_forward(X, p["W1"], p["b1"], self.conv_param)
         h1, relu_cache = relu_forward(a1)
         pooled, pool_cache = max_pool_forward(h1, self.pool_param)
