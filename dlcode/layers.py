@@ -395,6 +395,11 @@ def _layer_params(params, name, keys):
             for key, low in keys.items()]
 
 
+def _offsets(start, count, stride):
+    """The slice ``start, start + stride, ...`` of ``count`` window positions."""
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
 def _conv_setup(x, w, b, conv_param):
     """Checked ``x, w, b``, stride, padding and output size ``(H_out, W_out)``."""
     x, w, b = _float_input(x, "x"), _float_input(w, "w"), _float_input(b, "b")
@@ -426,10 +431,8 @@ def conv_forward_naive(x, w, b, conv_param):
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    x (N, C, H, W), w (F, C, HH, WW), b (F,); ``conv_param``: ``stride``
-    (int >= 1) and ``pad`` (int >= 0). Returns ``out`` of shape
-    (N, F, H_out, W_out), ``H_out = 1 + (H + 2 pad - HH) // stride``, and
-    the cache.
+    x (N, C, H, W), w (F, C, HH, WW), b (F,); ``conv_param``: ``stride``, ``pad``.
+    Returns ``out`` (N, F, H_out, W_out) and the cache.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
@@ -487,9 +490,8 @@ def max_pool_forward_naive(x, pool_param):
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    x (N, C, H, W); ``pool_param``: ``pool_height``, ``pool_width`` and
-    ``stride``, ints >= 1, no padding. Returns ``out`` (N, C, H_out, W_out),
-    ``H_out = 1 + (H - pool_height) // stride``, and the cache.
+    x (N, C, H, W); ``pool_param``: ``pool_height``, ``pool_width``, ``stride``.
+    Returns ``out`` (N, C, H_out, W_out) and the cache.
     """
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     N, C = x.shape[:2]
@@ -521,19 +523,12 @@ def max_pool_backward_naive(dout, cache):
 
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
-def _offsets(start, count, stride):
-    """The slice ``start, start + stride, ...`` of ``count`` window positions."""
-    return slice(start, start + stride * (count - 1) + 1, stride)
-
-
 def conv_forward(x, w, b, conv_param):
     """Convolutional layer, vectorized: im2col and one matrix product.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters and output as ``conv_forward_naive``; the cache holds the
-    input's shape, ``w``, the im2col matrix (C * HH * WW, N * H_out * W_out),
-    the stride and the padding.
+    As ``conv_forward_naive``; the cache holds the im2col matrix ``cols``.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     (N, C, H, W), (F, _, HH, WW) = x.shape, w.shape

@@ -474,7 +474,7 @@ class ThreeLayerConvNet:
         self.params["W1"] = np.ascontiguousarray(W1)
 
     def _images(self, X):
-        """X as (N, C, H, W) in the model's dtype; flat rows are reshaped. Rejects NaN."""
+        """X as (N, C, H, W) in the model's dtype (flat rows reshaped); no NaN, inf."""
         X, (C, H, W) = np.asarray(X), self.input_dim
         if X.ndim == 2 and X.shape[1] == C * H * W:
             X = X.reshape(len(X), C, H, W)

@@ -541,3 +541,59 @@ def test_convnet_learns_with_the_solver():
                     seed=0).train()
     assert solver.loss_history[-1] < solver.loss_history[0]
     assert solver.best_val_acc >= 0.95
+
+
+# --- review of the fast layers: the same behaviour as the naive ones -------------------
+
+def test_fast_pool_keeps_nan_like_the_naive_one():
+    """A NaN anywhere in a window is its maximum (as np.max), and gets the gradient."""
+    x = np.array([[[[1.0, np.nan, 3.0, 0.0], [2.0, 5.0, np.nan, np.nan]]]])
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out_n, cache_n = max_pool_forward_naive(x, param)
+    out_f, cache_f = max_pool_forward(x, param)
+    np.testing.assert_array_equal(out_f, out_n)
+    assert np.isnan(out_f).all()
+    dout = np.array([[[[2.0, 7.0]]]])
+    np.testing.assert_array_equal(max_pool_backward(dout, cache_f),
+                                  max_pool_backward_naive(dout, cache_n))
+
+
+@pytest.mark.parametrize("x_dtype, dout_dtype", [(np.float32, np.float64),
+                                                 (np.float64, np.float32),
+                                                 (np.float32, np.float32)])
+def test_fast_pool_backward_dtype_as_naive(x_dtype, dout_dtype):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 2, 4, 4)).astype(x_dtype)
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    dout = rng.normal(size=(1, 2, 2, 2)).astype(dout_dtype)
+    dx_n = max_pool_backward_naive(dout, max_pool_forward_naive(x, param)[1])
+    dx_f = max_pool_backward(dout, max_pool_forward(x, param)[1])
+    assert dx_f.dtype == dx_n.dtype == np.result_type(x_dtype, dout_dtype)
+
+
+@pytest.mark.parametrize("forward, backward", [(conv_forward, conv_backward),
+                                               (conv_forward_naive, conv_backward_naive),
+                                               (max_pool_forward, max_pool_backward),
+                                               (max_pool_forward_naive,
+                                                max_pool_backward_naive)])
+def test_backward_passes_do_not_scan_dout(forward, backward):
+    """Layers check shapes only, naive and fast alike: a NaN upstream gradient propagates."""
+    x = np.zeros((1, 1, 4, 4))
+    if forward in (conv_forward, conv_forward_naive):
+        out, cache = forward(x, np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 1})
+    else:
+        out, cache = forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    grads = backward(np.full(out.shape, np.nan), cache)
+    dx = grads[0] if isinstance(grads, tuple) else grads
+    assert np.isnan(dx).any()
+
+
+def test_naive_conv_equals_summed_correlate2d_over_channels():
+    import scipy.signal as scipy_signal
+    rng = np.random.default_rng(1)
+    x, w, b = rng.normal(size=(2, 3, 6, 7)), rng.normal(size=(4, 3, 3, 2)), rng.normal(size=4)
+    for forward in (conv_forward_naive, conv_forward):
+        out = forward(x, w, b, {"stride": 1, "pad": 0})[0]
+        expected = [[sum(scipy_signal.correlate2d(x[n, d], w[u, d], mode="valid")
+                         for d in range(3)) + b[u] for u in range(4)] for n in range(2)]
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
