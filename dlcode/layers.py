@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from dlcode.activations import relu_grad, sigmoid_grad, tanh_grad
-from dlcode.checks import ArgumentTypeError, check_real
+from dlcode.checks import ArgumentTypeError, check_int, check_real
 from dlcode.data import as_rng
 from dlcode.losses import sigmoid
 
@@ -402,131 +402,104 @@ def dropout_backward(dout, cache):
 
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
-def _int_param(params, key, name, minimum):
-    value = params[key]
-    if (isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral)
-            or value < minimum):
-        kind = "a positive" if minimum == 1 else "a non-negative"
-        raise ValueError(f"{name}[{key!r}] must be {kind} integer, got {value!r}")
-    return int(value)
+def _float_input(a, name):
+    """``a`` as a floating-point array, its dtype kept (no scan of the values)."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ArgumentTypeError(f"{name} must be a floating-point array, "
+                                f"got dtype {a.dtype}")
+    return a
+
+
+def _grad_of_shape(dout, shape):
+    """The upstream gradient ``dout`` checked to have the layer's output shape."""
+    dout = _float_input(dout, "dout")
+    if dout.shape != shape:
+        raise ValueError(f"dout must have the layer's output shape {shape}, "
+                         f"got {dout.shape}")
+    return dout
 
 
 def _layer_params(params, name, keys):
-    """The integers ``params[key]`` for ``keys``, a dict of each key's smallest allowed value."""
+    """The integers ``params[key]``; ``keys`` maps each key to its smallest value."""
     if not isinstance(params, dict):
-        raise ValueError(f"{name} must be a dict with the keys {list(keys)}, got {params!r}")
+        raise ArgumentTypeError(f"{name} must be a dict with the keys {list(keys)}, "
+                                f"got {params!r}")
     missing, unknown = set(keys) - set(params), set(params) - set(keys)
     if missing or unknown:
         raise ValueError(f"{name} must have exactly the keys {list(keys)}; "
                          f"missing {sorted(missing)}, unknown {sorted(unknown)}")
-    return [_int_param(params, key, name, minimum) for key, minimum in keys.items()]
+    return [check_int(params[key], f"{name}[{key!r}]", minimum=low)
+            for key, low in keys.items()]
+
+
+def _offsets(start, count, stride):
+    """The slice ``start, start + stride, ...`` of ``count`` window positions."""
+    return slice(start, start + stride * (count - 1) + 1, stride)
 
 
 def _conv_setup(x, w, b, conv_param):
-    """Validated ``x, w, b``, stride, padding and output size ``(H_out, W_out)``."""
-    x, w, b = _float_array(x, "x"), _float_array(w, "w"), _float_array(b, "b")
+    """Checked ``x, w, b``, stride, padding and output size ``(H_out, W_out)``."""
+    x, w, b = _float_input(x, "x"), _float_input(w, "w"), _float_input(b, "b")
     if x.ndim != 4 or w.ndim != 4 or b.ndim != 1:
-        raise ValueError(f"expected x of shape (N, C, H, W), w (F, C, HH, WW) and b (F,), "
-                         f"got x {x.shape}, w {w.shape} and b {b.shape}")
+        raise ValueError(f"expected x of shape (N, C, H, W), w (F, C, HH, WW) and "
+                         f"b (F,), got x {x.shape}, w {w.shape} and b {b.shape}")
     if 0 in x.shape or 0 in w.shape:
-        raise ValueError(f"x and w must not have an empty axis, got x {x.shape} and w {w.shape}")
+        raise ValueError(f"x and w must not have an empty axis, "
+                         f"got x {x.shape} and w {w.shape}")
     if x.shape[1] != w.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} channels but the filters w {w.shape} have depth "
-                         f"{w.shape[1]}; a filter's depth must equal the input's")
+        raise ValueError(f"x has {x.shape[1]} channels but the filters w {w.shape} "
+                         f"have depth {w.shape[1]}; they must be equal")
     if b.shape[0] != w.shape[0]:
-        raise ValueError(f"b must have one bias per filter, shape ({w.shape[0]},), got {b.shape}")
+        raise ValueError(f"b must have one bias per filter, shape ({w.shape[0]},), "
+                         f"got {b.shape}")
     stride, pad = _layer_params(conv_param, "conv_param", {"stride": 1, "pad": 0})
     H, W = x.shape[2] + 2 * pad, x.shape[3] + 2 * pad
     if w.shape[2] > H or w.shape[3] > W:
-        raise ValueError(f"filters of size {w.shape[2]}x{w.shape[3]} are larger than the padded "
-                         f"input of size {H}x{W} (x {x.shape}, pad {pad})")
+        raise ValueError(f"filters of size {w.shape[2]}x{w.shape[3]} are larger than "
+                         f"the padded input of size {H}x{W} (x {x.shape}, pad {pad})")
     out_size = (1 + (H - w.shape[2]) // stride, 1 + (W - w.shape[3]) // stride)
     return x, w, b, stride, pad, out_size
 
+
+# --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def conv_forward_naive(x, w, b, conv_param):
     """Convolutional layer (a cross-correlation), with explicit loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-        A batch of N inputs with C channels of height H and width W.
-    w : ndarray of float, shape (F, C, HH, WW)
-        F filters, each of the input's depth C and of size HH x WW.
-    b : ndarray of float, shape (F,)
-        One bias per filter.
-    conv_param : dict
-        ``stride``: step between filter positions in both directions, a
-        positive int; ``pad``: zeros added on every side, a non-negative int.
-
-    Returns
-    -------
-    out : ndarray, shape (N, F, H_out, W_out)
-        ``out[n, f, i, j] = sum(x_pad[n, :, i*S:i*S+HH, j*S:j*S+WW] * w[f]) + b[f]``
-        with ``H_out = 1 + (H + 2 pad - HH) // stride``, likewise ``W_out``.
-    cache : tuple
-        ``(x, w, b, conv_param)``.
-
-    Raises
-    ------
-    ValueError
-        If an array is not a finite float array with the right number of
-        axes, the depths or the number of biases do not match, a parameter
-        is missing, unknown, not an integer, a stride below 1 or a negative
-        padding, or the filters are larger than the padded input.
+    x (N, C, H, W), w (F, C, HH, WW), b (F,); ``conv_param``: ``stride``, ``pad``.
+    Returns ``out`` (N, F, H_out, W_out) and the cache.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
     out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w, b))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x_pad[n, :, i * S : i * S + HH, j * S : j * S + WW]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    for n, f, i, j in np.ndindex(N, F, H_out, W_out):
+        window = x_pad[n, :, i * S : i * S + HH, j * S : j * S + WW]
+        out[n, f, i, j] = np.sum(window * w[f]) + b[f]
     return out, (x, w, b, conv_param)
 
 
 def conv_backward_naive(dout, cache):
-    """Backward pass of ``conv_forward_naive``, with explicit loops.
+    """Backward pass of ``conv_forward_naive``, with loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, F, H_out, W_out)
-        Upstream gradient.
-    cache : tuple
-        From ``conv_forward_naive``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-    dw : ndarray, shape (F, C, HH, WW)
-    db : ndarray, shape (F,)
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Returns ``(dx, dw, db)``, shaped like ``x``, ``w`` and ``b``.
     """
     x, w, b, conv_param = cache
     S, P = conv_param["stride"], conv_param["pad"]
     (N, _, H, W), (F, _, HH, WW) = x.shape, w.shape
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
-    dout = _check_dout(dout, (N, F, H_out, W_out))
+    dout = _grad_of_shape(dout, (N, F, H_out, W_out))
     x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
     dx_pad, dw = np.zeros(x_pad.shape), np.zeros(w.shape)
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    rows, cols = slice(i * S, i * S + HH), slice(j * S, j * S + WW)
-                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]  # back onto the window
-                    dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
+    for n, f, i, j in np.ndindex(N, F, H_out, W_out):
+        rows, cols = slice(i * S, i * S + HH), slice(j * S, j * S + WW)
+        dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]  # back onto the window
+        dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
     dx = dx_pad[:, :, P : P + H, P : P + W]
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
@@ -534,236 +507,145 @@ def conv_backward_naive(dout, cache):
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def _pool_setup(x, pool_param):
-    """Validated ``x``, window size, stride and output size ``(H_out, W_out)``."""
-    x = _float_array(x, "x")
+    """Checked ``x``, window size, stride and output size ``(H_out, W_out)``."""
+    x = _float_input(x, "x")
     if x.ndim != 4 or 0 in x.shape:
-        raise ValueError(f"x must have shape (N, C, H, W) with no empty axis, got {x.shape}")
+        raise ValueError(f"x must have shape (N, C, H, W) with no empty axis, "
+                         f"got {x.shape}")
     ph, pw, stride = _layer_params(pool_param, "pool_param",
                                    {"pool_height": 1, "pool_width": 1, "stride": 1})
     if ph > x.shape[2] or pw > x.shape[3]:
-        raise ValueError(f"the {ph}x{pw} pooling window is larger than the input of size "
-                         f"{x.shape[2]}x{x.shape[3]} (x {x.shape})")
-    return x, ph, pw, stride, (1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride)
+        raise ValueError(f"the {ph}x{pw} pooling window is larger than the input "
+                         f"of size {x.shape[2]}x{x.shape[3]} (x {x.shape})")
+    out_size = (1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride)
+    return x, ph, pw, stride, out_size
 
+
+# --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def max_pool_forward_naive(x, pool_param):
     """Max-pooling layer, with explicit loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-    pool_param : dict
-        ``pool_height`` and ``pool_width``: window size; ``stride``: step
-        between windows; all positive ints. No padding.
-
-    Returns
-    -------
-    out : ndarray, shape (N, C, H_out, W_out)
-        The maximum of each window, channel by channel, with
-        ``H_out = 1 + (H - pool_height) // stride``, likewise ``W_out``.
-    cache : tuple
-        ``(x, pool_param)``.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a finite float array of shape (N, C, H, W), a
-        parameter is missing, unknown or not a positive integer, or the
-        window is larger than the input.
+    x (N, C, H, W); ``pool_param``: ``pool_height``, ``pool_width``, ``stride``.
+    Returns ``out`` (N, C, H_out, W_out) and the cache.
     """
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     N, C = x.shape[:2]
     out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    out[n, c, i, j] = np.max(x[n, c, i * S : i * S + ph, j * S : j * S + pw])
+    for n, c, i, j in np.ndindex(N, C, H_out, W_out):
+        out[n, c, i, j] = np.max(x[n, c, i * S : i * S + ph, j * S : j * S + pw])
     return out, (x, pool_param)
 
 
 def max_pool_backward_naive(dout, cache):
-    """Backward pass of ``max_pool_forward_naive``, with explicit loops.
+    """Backward pass of ``max_pool_forward_naive``: ``dx``, with loops.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Each window routes its upstream gradient to its maximum; at a tie the
-    first maximum in row-major order of the window gets all of it (as in
-    PyTorch). Overlapping windows add up.
-
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, C, H_out, W_out)
-    cache : tuple
-        From ``max_pool_forward_naive``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Each window routes its gradient to its first maximum in row-major order
+    (as PyTorch does at a tie); overlapping windows add up.
     """
     x, pool_param = cache
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     N, C = x.shape[:2]
-    dout = _check_dout(dout, (N, C, H_out, W_out))
+    dout = _grad_of_shape(dout, (N, C, H_out, W_out))
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x[n, c, i * S : i * S + ph, j * S : j * S + pw]
-                    a, b = np.unravel_index(np.argmax(window), window.shape)  # first maximum
-                    dx[n, c, i * S + a, j * S + b] += dout[n, c, i, j]
+    for n, c, i, j in np.ndindex(N, C, H_out, W_out):
+        window = x[n, c, i * S : i * S + ph, j * S : j * S + pw]
+        a, b = np.unravel_index(np.argmax(window), window.shape)  # the first maximum
+        dx[n, c, i * S + a, j * S + b] += dout[n, c, i, j]
     return dx
 
 
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
-def _offsets(start, count, stride):
-    """The slice ``start, start + stride, ...`` of ``count`` window positions."""
-    return slice(start, start + stride * (count - 1) + 1, stride)
-
-
 def conv_forward(x, w, b, conv_param):
-    """Convolutional layer (a cross-correlation), vectorized: im2col and matrix multiplies.
+    """Convolutional layer, vectorized: im2col and one matrix product.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Same parameters, results and errors as ``conv_forward_naive``; only
-    the cache differs. Python loops run over the HH * WW filter offsets only.
-
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-    w : ndarray of float, shape (F, C, HH, WW)
-    b : ndarray of float, shape (F,)
-    conv_param : dict
-        ``stride`` (positive int) and ``pad`` (non-negative int).
-
-    Returns
-    -------
-    out : ndarray, shape (N, F, H_out, W_out)
-    cache : tuple
-        The input's shape, ``w``, the patches ``cols`` of shape
-        (N, C * HH * WW, H_out * W_out) (the im2col matrix, one block of
-        columns per example), the stride and the padding.
+    As ``conv_forward_naive``; the cache holds the im2col matrix ``cols``.
     """
     x, w, b, S, P, (H_out, W_out) = _conv_setup(x, w, b, conv_param)
     (N, C, H, W), (F, _, HH, WW) = x.shape, w.shape
     dtype = np.result_type(x, w, b)
-    x_pad = np.zeros((N, C, H + 2 * P, W + 2 * P), dtype=dtype)
-    x_pad[:, :, P : P + H, P : P + W] = x
-    cols = np.empty((N, C, HH, WW, H_out, W_out), dtype=dtype)
-    for a in range(HH):  # im2col: one strided copy per filter offset
-        for b_ in range(WW):
-            cols[:, :, a, b_] = x_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)]
-    cols = cols.reshape(N, C * HH * WW, H_out * W_out)
-    out = np.matmul(w.reshape(F, -1).astype(dtype, copy=False), cols)  # (N, F, H_out * W_out)
+    # The padded input, channels first: x_pad[c, n] is image n's channel c.
+    x_pad = np.zeros((C, N, H + 2 * P, W + 2 * P), dtype=dtype)
+    x_pad[:, :, P : P + H, P : P + W] = x.transpose(1, 0, 2, 3)
+    # A view: windows[c, n, i, j, a, b] = x_pad[c, n, i*S + a, j*S + b].
+    windows = np.lib.stride_tricks.sliding_window_view(x_pad, (HH, WW), axis=(2, 3))
+    windows = windows[:, :, ::S, ::S]  # every S-th: (C, N, H_out, W_out, HH, WW)
+    # im2col, the only copy: axes in the order (c, a, b, n, i, j), then 2-D.
+    cols = np.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3))
+    cols = cols.reshape(C * HH * WW, N * H_out * W_out)
+    out = w.reshape(F, -1).astype(dtype, copy=False) @ cols  # Y = W X_col
     out += b[:, None]
-    return out.reshape(N, F, H_out, W_out), (x.shape, w, cols, S, P)
+    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # out[n, f, i, j]
+    return np.ascontiguousarray(out), (x.shape, w, cols, S, P)
 
 
 def conv_backward(dout, cache):
-    """Backward pass of ``conv_forward``: matrix multiplies and a strided col2im.
+    """Backward pass of ``conv_forward``: three matrix products and col2im.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, F, H_out, W_out)
-    cache : tuple
-        From ``conv_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-    dw : ndarray, shape (F, C, HH, WW)
-    db : ndarray, shape (F,)
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Returns ``(dx, dw, db)``, as ``conv_backward_naive``.
     """
     (N, C, H, W), w, cols, S, P = cache
     F, _, HH, WW = w.shape
     H_out, W_out = 1 + (H + 2 * P - HH) // S, 1 + (W + 2 * P - WW) // S
-    dout = _check_dout(dout, (N, F, H_out, W_out))
-    g = dout.reshape(N, F, H_out * W_out)  # G, one block of columns per example
-    dw = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    dx_pad = np.zeros((N, C, H + 2 * P, W + 2 * P), dtype=cols.dtype)
-    for a in range(HH):  # col2im: rows (c, a, b) of W^T G, added where they were copied from
+    dout = _grad_of_shape(dout, (N, F, H_out, W_out))
+    g = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # G, arranged like Y (a copy)
+    # G X_col^T, computed as (X_col G^T)^T: a shape BLAS splits well across threads.
+    dw = np.ascontiguousarray((cols @ g.T).T).reshape(w.shape)
+    dcols = w.reshape(F, -1).T @ g  # dL/dX_col = W^T G, rows (c, a, b)
+    dcols = dcols.reshape(C, HH, WW, N, H_out, W_out)
+    dx_pad = np.zeros((C, N, H + 2 * P, W + 2 * P),
+                      dtype=np.result_type(cols, dcols))
+    for a in range(HH):  # col2im: rows (c, a, b) go back where im2col took them
         for b_ in range(WW):
-            dx_pad[:, :, _offsets(a, H_out, S), _offsets(b_, W_out, S)] += np.matmul(
-                w[:, :, a, b_].T, g).reshape(N, C, H_out, W_out)
-    dx = np.ascontiguousarray(dx_pad[:, :, P : P + H, P : P + W])
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+            ia, jb = _offsets(a, H_out, S), _offsets(b_, W_out, S)  # iS + a, jS + b
+            dx_pad[:, :, ia, jb] += dcols[:, a, b_]
+    dx = dx_pad[:, :, P : P + H, P : P + W].transpose(1, 0, 2, 3)  # (N, C, H, W)
+    return np.ascontiguousarray(dx), dw, dout.sum(axis=(0, 2, 3))
 
+
+# --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 def max_pool_forward(x, pool_param):
     """Max-pooling layer, vectorized: a loop over the window offsets only.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Same parameters, results and errors as ``max_pool_forward_naive``.
-
-    Parameters
-    ----------
-    x : ndarray of float, shape (N, C, H, W)
-    pool_param : dict
-        ``pool_height``, ``pool_width`` and ``stride``, positive ints.
-
-    Returns
-    -------
-    out : ndarray, shape (N, C, H_out, W_out)
-    cache : tuple
-        The input's shape, the offset ``a * pool_width + b`` of each
-        window's first maximum, the window size and the stride.
+    Parameters and output as ``max_pool_forward_naive``; the cache holds
+    the input's shape and dtype, the offset ``a * pool_width + b`` of each
+    window's first maximum, the window size and the stride.
     """
     x, ph, pw, S, (H_out, W_out) = _pool_setup(x, pool_param)
     out = x[:, :, _offsets(0, H_out, S), _offsets(0, W_out, S)].copy()
     argmax = np.zeros(out.shape, dtype=np.intp)
-    for offset in range(1, ph * pw):  # row-major order; a strict > keeps the first maximum
+    for offset in range(1, ph * pw):  # row-major order, as np.argmax
         a, b = divmod(offset, pw)
         candidate = x[:, :, _offsets(a, H_out, S), _offsets(b, W_out, S)]
-        larger = candidate > out
+        larger = (candidate > out) | (np.isnan(candidate) & ~np.isnan(out))
         np.copyto(out, candidate, where=larger)
         np.copyto(argmax, offset, where=larger)
-    return out, (x.shape, argmax, ph, pw, S)
+    return out, (x.shape, x.dtype, argmax, ph, pw, S)
 
 
 def max_pool_backward(dout, cache):
-    """Backward pass of ``max_pool_forward``.
+    """Backward pass of ``max_pool_forward``: a loop over the window offsets.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    dout : ndarray of float, shape (N, C, H_out, W_out)
-    cache : tuple
-        From ``max_pool_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
-        As ``max_pool_backward_naive``: each window's gradient goes to its
-        first maximum, and overlapping windows add up.
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` does not have the output's shape or is not finite.
+    Returns ``dx``, as ``max_pool_backward_naive``.
     """
-    shape, argmax, ph, pw, S = cache
-    dout = _check_dout(dout, argmax.shape)
+    shape, dtype, argmax, ph, pw, S = cache
+    dout = _grad_of_shape(dout, argmax.shape)
     H_out, W_out = argmax.shape[2:]
-    dx = np.zeros(shape, dtype=dout.dtype)
+    dx = np.zeros(shape, dtype=np.result_type(dtype, dout))
     for offset in range(ph * pw):
         a, b = divmod(offset, pw)
         dx[:, :, _offsets(a, H_out, S), _offsets(b, W_out, S)] += np.where(

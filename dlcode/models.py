@@ -430,64 +430,37 @@ FullyConnectedNet.register_stage("dropout", DropoutStage())
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
 
 class ThreeLayerConvNet:
-    """A small convolutional network: conv - relu - 2x2 max pool - affine - relu - affine - softmax.
+    """conv - relu - 2x2 max pool - affine - relu - affine - softmax.
 
     Defined in :doc:`/book/14-convolutional-networks` (Convolutional networks).
 
-    Parameters
-    ----------
-    input_dim : tuple of int, optional
-        ``(C, H, W)``, the shape of one input image (at least 2 x 2).
-    num_filters : int, optional
-        Number of filters of the convolutional layer.
-    filter_size : int, optional
-        Size of the square filters, odd: stride 1 and padding
-        ``(filter_size - 1) // 2`` keep the image size ("same" convolution).
-    hidden_dim : int, optional
-        Width of the hidden affine layer.
-    num_classes : int, optional
-    weight_scale : float, str or callable, optional
-        As in ``FullyConnectedNet``: a standard deviation, a scheme name in
-        ``dlcode.init`` or a callable ``(n_in, n_out, rng)``; the filters
-        are drawn as a layer with ``C * filter_size**2`` inputs and
-        ``num_filters`` outputs. Biases start at zero.
-    reg : float, optional
-        L2 strength: the loss adds ``0.5 * reg`` times the sum of squares
-        of ``W1``, ``W2`` and ``W3``.
-    dtype : numpy floating dtype, optional
-    seed : None, int or numpy.random.Generator, optional
-        Randomness of the initialization.
-
-    Attributes
-    ----------
-    params : dict of str to ndarray
-        ``W1`` (num_filters, C, filter_size, filter_size), ``b1``
-        (num_filters,), ``W2`` (num_filters * (H // 2) * (W // 2),
-        hidden_dim), ``b2``, ``W3`` (hidden_dim, num_classes), ``b3``.
-    conv_param, pool_param : dict
-        The hyperparameters of the convolution and the pooling.
-
-    Raises
-    ------
-    ValueError
-        For sizes that are not positive integers, an even filter size, an
-        input smaller than 2 x 2, a negative or non-finite ``reg``, an unknown
-        scheme, or a non-float dtype.
+    Parameters: ``input_dim`` ``(C, H, W)`` (at least 2 x 2); ``num_filters``;
+    ``filter_size`` (odd: stride 1 and padding ``(filter_size - 1) // 2``
+    keep the image size); ``hidden_dim``; ``num_classes``; ``weight_scale``
+    as in ``FullyConnectedNet`` (the filters are drawn as a layer with
+    ``C * filter_size**2`` inputs and ``num_filters`` outputs; biases start
+    at zero); ``reg``, the L2 strength on ``W1``, ``W2``, ``W3``; ``dtype``;
+    ``seed``. ``params`` holds ``W1`` (num_filters, C, filter_size,
+    filter_size), ``b1``, ``W2`` (num_filters * (H // 2) * (W // 2),
+    hidden_dim), ``b2``, ``W3`` (hidden_dim, num_classes) and ``b3``.
     """
 
-    def __init__(self, input_dim=(1, 8, 8), num_filters=32, filter_size=3, hidden_dim=100,
-                 num_classes=10, weight_scale=1e-2, reg=0.0, dtype=np.float64, seed=None):
+    def __init__(self, input_dim=(1, 8, 8), num_filters=32, filter_size=3,
+                 hidden_dim=100, num_classes=10, weight_scale=1e-2, reg=0.0,
+                 dtype=np.float64, seed=None):
         if not isinstance(input_dim, tuple | list) or len(input_dim) != 3:
             raise ValueError(f"input_dim must be a tuple (C, H, W), got {input_dim!r}")
-        C, H, W = (_positive_int(d, "each entry of input_dim") for d in input_dim)
-        K = _positive_int(num_filters, "num_filters")
-        F = _positive_int(filter_size, "filter_size")
+        C, H, W = (check_int(d, "each entry of input_dim", minimum=1)
+                   for d in input_dim)
+        K = check_int(num_filters, "num_filters", minimum=1)
+        F = check_int(filter_size, "filter_size", minimum=1)
         if F % 2 == 0:
             raise ValueError(f"filter_size must be odd, for 'same' padding, got {F}")
         if H < 2 or W < 2:
-            raise ValueError(f"the images must be at least 2x2 for the 2x2 pooling, got {H}x{W}")
-        hidden_dim = _positive_int(hidden_dim, "hidden_dim")
-        num_classes = _positive_int(num_classes, "num_classes")
+            raise ValueError(f"the images must be at least 2x2 for the 2x2 pooling, "
+                             f"got {H}x{W}")
+        hidden_dim = check_int(hidden_dim, "hidden_dim", minimum=1)
+        num_classes = check_int(num_classes, "num_classes", minimum=1)
         reg, dtype = _check_reg_dtype(reg, dtype)
         init, rng = _weight_initializer(weight_scale), as_rng(seed)
         self.input_dim, self.num_classes = (C, H, W), num_classes
@@ -500,46 +473,34 @@ class ThreeLayerConvNet:
         for k, (name, (n_in, n_out)) in enumerate(fan.items(), start=1):
             weights = np.asarray(init(n_in, n_out, rng))
             if weights.shape != (n_in, n_out):
-                raise ValueError(f"weight_scale returned an array of shape {weights.shape} for "
-                                 f"{name}; expected ({n_in}, {n_out})")
+                raise ValueError(f"weight_scale returned an array of shape "
+                                 f"{weights.shape} for {name}; "
+                                 f"expected ({n_in}, {n_out})")
             self.params[name] = weights.astype(dtype)
             self.params[f"b{k}"] = np.zeros(n_out, dtype=dtype)
         # Filter k is column k of the (C F F, K) matrix, reshaped to (C, F, F).
-        self.params["W1"] = np.ascontiguousarray(self.params["W1"].T.reshape(K, C, F, F))
+        W1 = self.params["W1"].T.reshape(K, C, F, F)
+        self.params["W1"] = np.ascontiguousarray(W1)
 
-    def loss(self, X, y=None):
-        """Scores of a batch, or its loss and the gradients of every parameter.
-
-        Parameters
-        ----------
-        X : ndarray of float, shape (N, C, H, W) or (N, C * H * W)
-            Images; flat rows (such as the digits' 64 pixels) are reshaped.
-        y : ndarray of int, shape (N,), optional
-            Labels in ``0 .. num_classes - 1``.
-
-        Returns
-        -------
-        scores : ndarray, shape (N, num_classes)
-            If ``y`` is None.
-        loss : float
-            If ``y`` is given: the mean softmax cross-entropy plus the penalty.
-        grads : dict of str to ndarray
-            If ``y`` is given: keyed like ``params``, each of its parameter's shape.
-
-        Raises
-        ------
-        ValueError
-            If ``X`` does not hold images of shape ``input_dim``, is not
-            finite, or ``y`` is not N labels in range.
-        """
-        X = np.asarray(X)
-        C, H, W = self.input_dim
+    def _images(self, X):
+        """X as (N, C, H, W) in the model's dtype (flat rows reshaped); no NaN, inf."""
+        X, (C, H, W) = np.asarray(X), self.input_dim
         if X.ndim == 2 and X.shape[1] == C * H * W:
             X = X.reshape(len(X), C, H, W)
         if X.ndim != 4 or X.shape[1:] != (C, H, W):
-            raise ValueError(f"X must have shape (N, {C}, {H}, {W}) or (N, {C * H * W}), "
-                             f"got {X.shape}")
-        X, p = X.astype(self.dtype, copy=False), self.params
+            raise ValueError(f"X must have shape (N, {C}, {H}, {W}) or "
+                             f"(N, {C * H * W}), got {X.shape}")
+        X = X.astype(self.dtype, copy=False)
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinite entries")
+        return X
+
+    def loss(self, X, y=None):
+        """Scores (N, num_classes) of a batch X, or with labels y its loss and gradients.
+
+        X: (N, C, H, W), or flat rows (N, C * H * W) that are reshaped.
+        """
+        X, p = self._images(X), self.params  # checked: shape, NaN and infinities
         a1, conv_cache = conv_forward(X, p["W1"], p["b1"], self.conv_param)
         h1, relu_cache = relu_forward(a1)
         pooled, pool_cache = max_pool_forward(h1, self.pool_param)

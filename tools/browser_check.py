@@ -61,7 +61,6 @@ MAX_CODE_SHARE = 0.40
 PENDING_REVISION = tuple(f"book/{n}.html" for n in (
     "11-ensembles-dropout",
     "12-optimization",
-    "14-convolutional-networks",
 ))
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\[|\\(mathbf|frac|nabla|top|sum|partial|mathbb|left|right)\b")
 
