@@ -435,9 +435,12 @@ def release(root: Path = ROOT, allow_dirty: bool = False, dist: Path | None = No
     problems = check_sums(out)
     if problems:
         raise ReleaseError("SHA256SUMS does not check: " + "; ".join(problems))
+    def shown(path: Path) -> Path:
+        return path.relative_to(root) if path.is_relative_to(root) else path
+
     for path in sorted(out.iterdir()):
-        print(f"  {path.stat().st_size / 1e6:8.2f} MB  {path.relative_to(root)}")
-    print(f"release {ver}: {out.relative_to(root)} in {time.monotonic() - start:.0f} s")
+        print(f"  {path.stat().st_size / 1e6:8.2f} MB  {shown(path)}")
+    print(f"release {ver}: {shown(out)} in {time.monotonic() - start:.0f} s")
     return out
 
 
