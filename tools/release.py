@@ -383,7 +383,8 @@ def _pdf_check(root: Path) -> list[str]:
     print(run.stdout, end="")
     if run.returncode == 0:
         return []
-    return [line.strip() for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+    return [line.strip() for line in (run.stdout + run.stderr).splitlines()
+            if line.strip() and not line.startswith("pdf check:")]
 
 
 def release(root: Path = ROOT, allow_dirty: bool = False, dist: Path | None = None,
