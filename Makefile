@@ -134,8 +134,9 @@ lab-check: $(LAB_STAMP)
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
 
-# The versioned offline release (tools/release.py): reuses _build/html and the PDF when they are
-# newer than every tracked file they are built from, else runs make book / make pdf first.
+# The versioned offline release (tools/release.py): checks that the version files agree, reuses
+# _build/html and the PDF only when the stamps it wrote after their successful builds name this
+# commit (clean tree) and version (the PDF is checked again), else runs make book / make pdf first.
 release: $(STAMP) chromium tex
 	$(PY) tools/release.py $(if $(filter-out 0,$(ALLOW_DIRTY)),--allow-dirty)
 

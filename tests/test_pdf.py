@@ -122,3 +122,15 @@ def test_a_reference_numbered_by_latex_gets_the_html_number():
            "{Exercise \\ref{\\detokenize{book/04-lc:ex-a}}}).")
     out, _ = pdf.renumber(tex, {"ex-a": ("Exercise", "4.7")})
     assert out.endswith("(\\hyperref[exercise:ex-a]{Exercise 4.7}).")
+
+
+def test_title_page_must_show_this_release():
+    # pdftotext's text of a title page: the words may be split across lines.
+    page = "Deep Learning, Derived and\nVerified\n\nRelease\n1.0.0\n\nThe dlcode authors\n"
+    assert pdf.title_text_problems(page, "1.0.0") == []
+    for stale in ("1.0.1", "1.0", "0.9.0", "1.0.0.1"):
+        problems = pdf.title_text_problems(page.replace("1.0.0", stale), "1.0.0")
+        assert problems == ["the title page does not show 'Release 1.0.0' "
+                            "(pyproject.toml's version)"], stale
+    assert pdf.title_text_problems(page.replace("Release", "Version"), "1.0.0")
+    assert pdf.title_text_problems("Release 1.0.0.\n", "1.0.0") == []  # end of a sentence

@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -66,8 +67,90 @@ def test_the_book_shows_the_version_without_typing_it():
     assert release.PLACEHOLDER in footer and VERSION not in footer
     assert "CC BY 4.0" in footer and "MIT License" in footer
     intro = (ROOT / "book" / "intro.md").read_text("utf-8")
-    assert "{{ version }}" in intro and VERSION not in intro
+    # The BibTeX entry, a code block that substitutions do not reach, is the one exception.
+    prose = re.sub(r"```bibtex\n.*?```", "", intro, flags=re.S)
+    assert "{{ version }}" in prose and VERSION not in prose
     assert intro.index("## License and citation") < intro.index("## Contents")
+
+
+def test_intro_bibtex_names_the_version():
+    intro = (ROOT / "book" / "intro.md").read_text("utf-8")
+    entry = re.search(r"```bibtex\n(.*?)```", intro, re.S).group(1)
+    assert re.search(r"^  version\s*= \{([^}]*)\},?$", entry, re.M).group(1) == VERSION
+    assert re.search(r"^  note\s*= \{Version (\S+?)\. ", entry, re.M).group(1) == VERSION
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text("utf-8"))["preferred-citation"]
+    assert re.search(r"title\s*= \{([^}]*)\}", entry).group(1) == cff["title"]
+    assert re.search(r"year\s*= \{(\d+)\}", entry).group(1) == str(cff["year"])
+
+
+# "Release 1.2.3", "version 1.2.3", "this is 1.2.3", "v1.2.3": the book's version, typed.
+TYPED_VERSION = re.compile(r"(?i)\b(?:release|version|this is)\s+v?(\d+\.\d+\.\d+)|"
+                           r"\bv(\d+\.\d+\.\d+)")
+
+
+def test_readme_types_no_other_version():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    typed = {a or b for a, b in TYPED_VERSION.findall(readme)}
+    assert typed <= {VERSION}, typed
+    # The pattern finds a typed version (and leaves other packages' versions alone).
+    sample = "this is 1.0.0; PDF Release 9.9.9; Citation File Format 1.2.0; torch==2.13.0"
+    assert {a or b for a, b in TYPED_VERSION.findall(sample)} == {"1.0.0", "9.9.9"}
+
+
+VERSION_FILES = ("pyproject.toml", "dlcode/__init__.py", "CITATION.cff", "CHANGELOG.md",
+                 "book/intro.md")
+
+
+def _version_tree(root: Path) -> Path:
+    for name in VERSION_FILES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text((ROOT / name).read_text("utf-8"), "utf-8")
+    return root
+
+
+def test_version_files_agree_and_each_disagreement_is_named(tmp_path):
+    assert release.version_problems(ROOT) == []
+    root = _version_tree(tmp_path)
+    assert release.version_problems(root) == []
+    changes = {  # file -> (text to replace, by, what the problem names)
+        "dlcode/__init__.py": (f'__version__ = "{VERSION}"', '__version__ = "9.9.9"',
+                               "dlcode/__init__.py __version__ is '9.9.9'"),
+        "CITATION.cff": (f'version: "{VERSION}"\ndate', 'version: "9.9.9"\ndate',
+                         "CITATION.cff version is '9.9.9'"),
+        "CHANGELOG.md": (f"## [{VERSION}]", "## [9.9.9]", "CHANGELOG.md first entry is '9.9.9'"),
+        "book/intro.md": (f"note      = {{Version {VERSION}.", "note      = {Version 9.9.9.",
+                          "book/intro.md BibTeX note is '9.9.9'"),
+    }
+    for name, (old, new, named) in changes.items():
+        text = (ROOT / name).read_text("utf-8")
+        assert old in text, name
+        (root / name).write_text(text.replace(old, new, 1), "utf-8")
+        problems = release.version_problems(root)
+        assert len(problems) == 1 and problems[0].startswith(named), problems
+        assert problems[0].endswith(f"pyproject.toml's version is '{VERSION}'")
+        (root / name).write_text(text, "utf-8")
+    (root / "CHANGELOG.md").write_text("# Changelog\n", "utf-8")
+    assert release.version_problems(root) == [
+        f"CHANGELOG.md first entry: not found (pyproject.toml's version is '{VERSION}')"]
+
+
+def test_release_refuses_disagreeing_versions_before_building(tmp_path, monkeypatch):
+    root = _version_tree(tmp_path)
+    _git(root, "init", "-q")
+    cff = (root / "CITATION.cff").read_text("utf-8")
+    (root / "CITATION.cff").write_text(cff.replace(f'version: "{VERSION}"\ndate',
+                                                   'version: "0.9.0"\ndate'), "utf-8")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "one")
+
+    def no_build(target, where):
+        raise AssertionError(f"make {target} ran")
+
+    monkeypatch.setattr(release, "_make", no_build)
+    with pytest.raises(release.ReleaseError, match=r"(?s)disagree.*CITATION.cff version is "
+                       r"'0.9.0', pyproject.toml's version is"):
+        release.release(root=root, dist=root / "dist")
+    assert not (root / "dist").exists() and not (root / "_build").exists()
 
 
 def test_extension_sets_version_footer_and_substitution():
@@ -147,6 +230,110 @@ def test_built_release_checks_if_present():
             f"dlcode-{VERSION}.tar.gz", "SHA256SUMS"} <= names
 
 
+# ---- reuse of builds: stamps -------------------------------------------------------------------
+
+class _Builds:
+    """Fake builds for ``release._built``: each call writes the artifact; ``fail`` makes the next
+    one write it (as an interrupted or -W-failed build does) and then fail."""
+
+    def __init__(self, artifact: Path):
+        self.artifact, self.count, self.fail, self.problems = artifact, 0, False, []
+
+    def build(self):
+        self.count += 1
+        self.artifact.mkdir(parents=True, exist_ok=True)
+        (self.artifact / "intro.html").write_text(f"build {self.count}")
+        if self.fail:
+            raise release.ReleaseError("make book failed (exit 2)")
+
+    def verify(self):
+        return self.problems
+
+
+def test_a_build_is_reused_only_with_its_stamp(tmp_path):
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "pyproject.toml").write_text('[project]\nversion = "9.9.9"\n')
+    (tmp_path / ".gitignore").write_text("_build/\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "one")
+    html = tmp_path / "_build" / "html"
+    fake = _Builds(html)
+
+    def built():
+        state = release.source_state(tmp_path)
+        return release._built(tmp_path, "html", html, state, fake.build, fake.verify)
+
+    assert built() and fake.count == 1          # nothing built yet
+    assert not built() and fake.count == 1      # stamped: reused
+    stamp = json.loads((tmp_path / release.STAMPS / "html.json").read_text())
+    assert stamp["clean"] and stamp["version"] == "9.9.9" and len(stamp["head"]) == 40
+
+    fake.problems = ["the title page does not show 'Release 9.9.9'"]
+    assert built() and fake.count == 2          # a reused build that fails its check
+    fake.problems = []
+
+    (tmp_path / "new.txt").write_text("x")      # uncommitted: never reused, stamped unclean
+    assert built() and built() and fake.count == 4
+    _git(tmp_path, "add", "new.txt")
+    _git(tmp_path, "commit", "-qm", "two")
+    assert built() and fake.count == 5          # the stamp says "not clean"
+    assert not built()
+
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "three")
+    assert built() and fake.count == 6          # another commit
+    assert not built()
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nversion = "9.9.10"\n')
+    _git(tmp_path, "commit", "-qam", "four")
+    assert built() and not built()              # another commit and version
+
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "five")
+    fake.fail = True                            # a failed build that rewrote the output ...
+    with pytest.raises(release.ReleaseError, match="make book failed"):
+        built()
+    assert not (tmp_path / release.STAMPS / "html.json").exists()
+    fake.fail = False
+    count = fake.count
+    assert built() and fake.count == count + 1  # ... is not reused
+    time.sleep(0.01)
+    (html / "intro.html").write_text("a later make book by hand, interrupted or failed")
+    assert built() and not built()              # output changed after its stamp
+
+
+def test_stale_reason_names_the_cause(tmp_path):
+    state = {"head": "a" * 40, "clean": True, "version": "1.0.0"}
+    pdf = tmp_path / "book.pdf"
+    assert release.stale_reason(tmp_path, "pdf", pdf, state) == "book.pdf is missing"
+    pdf.write_bytes(b"%PDF")
+    assert release.stale_reason(tmp_path, "pdf", pdf, state) == "no stamp of a successful build"
+    release.write_stamp(tmp_path, "pdf", pdf, state)
+    assert release.stale_reason(tmp_path, "pdf", pdf, state) is None
+    other = {**state, "head": "b" * 40}
+    assert release.stale_reason(tmp_path, "pdf", pdf, other) == (
+        "built from commit aaaaaaaaaaaa, HEAD is bbbbbbbbbbbb")
+    assert release.stale_reason(tmp_path, "pdf", pdf, {**state, "version": "1.0.1"}) == (
+        "built as version 1.0.0, the version is 1.0.1")
+    assert release.stale_reason(tmp_path, "pdf", pdf, {**state, "clean": False}) == (
+        "the tree has uncommitted changes")
+
+
+def test_unreferenced_images_are_left_out_of_the_zip(tmp_path):
+    html = tmp_path / "html"
+    (html / "_images").mkdir(parents=True)
+    (html / "book").mkdir()
+    for name in ("used.png", "in css.svg", "old.png"):
+        (html / "_images" / name).write_bytes(b"img")
+    (html / "book" / "01.html").write_text('<img src="../_images/used.png" alt="">')
+    (html / "_static").mkdir()
+    (html / "_static" / "a.css").write_text("x { background: url(../_images/in%20css.svg) }")
+    assert release.unreferenced_images(html) == {"_images/old.png"}
+    out = release._zip_tree(html, tmp_path / "site.zip", "site",
+                            skip=release.unreferenced_images(html))
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == ["site/_images/in css.svg", "site/_images/used.png",
+                                         "site/_static/a.css", "site/book/01.html"]
+
+
 # ---- fresh virtual environments ---------------------------------------------------------------
 
 def _fresh_venv(path: Path, site_dirs: list[Path]) -> Path:
@@ -179,7 +366,8 @@ def wheel(tmp_path_factory) -> Path:
     assert wheel.name == f"dlcode-{VERSION}-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as zf:
         meta = zf.read(f"dlcode-{VERSION}.dist-info/METADATA").decode()
-    assert f"Version: {VERSION}\n" in meta and "License: MIT\n" in meta
+    assert f"Version: {VERSION}\n" in meta and "License-Expression: MIT\n" in meta
+    assert "License-File: LICENSE\n" in meta and "License ::" not in meta  # PEP 639
     assert 'Requires-Dist: scikit-learn; extra == "data"' in meta
     return wheel
 

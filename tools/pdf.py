@@ -280,15 +280,21 @@ def text_problems(pdf: Path, numbers: dict[str, tuple[str, str]]) -> list[str]:
     return problems
 
 
+def title_text_problems(page: str, version: str) -> list[str]:
+    """The text of the title page must show "Release <version>" (words may be split across
+    lines; "Release 1.0.0" does not match version 1.0 or 1.0.0.1)."""
+    if not re.search(rf"\bRelease {re.escape(version)}(?![\w-]|\.\w)", " ".join(page.split())):
+        return [f"the title page does not show 'Release {version}' (pyproject.toml's version)"]
+    return []
+
+
 def title_problems(pdf: Path, root: Path = ROOT) -> list[str]:
     """The title page (page 1) must show "Release <version>" with pyproject.toml's version."""
     version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"][
         "version"]
     page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout
-    if f"Release {version}" not in " ".join(page.split()):
-        return [f"the title page does not show 'Release {version}' (pyproject.toml's version)"]
-    return []
+    return title_text_problems(page, version)
 
 
 def check(pdf: Path = PDF, latex_dir: Path = LATEX, html_dir: Path = HTML) -> list[str]:

@@ -1,7 +1,8 @@
 """The versioned offline release of the book, and the book's one version number.
 
-The version is ``pyproject.toml``'s ``[project] version`` and nothing else types it (CITATION.cff
-and CHANGELOG.md repeat it; ``tests/test_release.py`` fails when they differ):
+The version is ``pyproject.toml``'s ``[project] version``. CITATION.cff, CHANGELOG.md and the
+BibTeX entry of ``book/intro.md`` repeat it (``tests/test_release.py`` and ``version_problems``,
+run before every release, fail when they differ); nothing else types it:
 
 * ``tools/export.py`` writes it into ``dlcode/__init__.py`` as ``dlcode.__version__``;
 * this module is also a Sphinx extension (``_config.yml``, ``sphinx.local_extensions``): at build
@@ -11,13 +12,22 @@ and CHANGELOG.md repeat it; ``tests/test_release.py`` fails when they differ):
 
 ``make release`` (``python tools/release.py``) refuses to run on a tree with uncommitted changes
 (``git status --porcelain`` not empty; ``--allow-dirty`` or ``make release ALLOW_DIRTY=1``
-overrides it, for tests), builds the HTML (``make book``) and the PDF (``make pdf``) unless the
-ones in ``_build`` are newer than every tracked file they are built from and show this
-version, and writes ``dist/<version>/``:
+overrides it, for tests) or whose version files disagree (``dlcode/__init__.py``,
+``CITATION.cff``, ``CHANGELOG.md`` and the introduction's BibTeX entry against
+``pyproject.toml``). It builds the HTML (``make book``) and the PDF (``make pdf``, which checks
+it) and, after each succeeds, writes a stamp in ``_build/release-stamps/``: the commit
+(``git rev-parse HEAD``), whether the tree was clean, the version and a fingerprint of the
+output (number of files, newest modification time). A later release reuses a build only when
+its stamp names the current commit and version, the tree was and is clean, and the output is
+untouched since; a failed or interrupted build writes no stamp and a rebuild rewrites the
+output, so neither is reused. A reused PDF is checked again (``tools/pdf.py check``). It then
+writes ``dist/<version>/``:
 
 * ``<name>-<version>-html.zip``: the HTML site, which works opened from disk (relative links,
-  vendored MathJax): the unzipped copy is checked by ``tools/check_html.py`` and pages of it are
-  loaded from ``file://`` in headless Chromium with the network blocked;
+  vendored MathJax), without the files of ``_images`` that no page references (Sphinx never
+  deletes the images of earlier builds): the unzipped copy is checked by
+  ``tools/check_html.py`` and pages of it are loaded from ``file://`` in headless Chromium with
+  the network blocked;
 * ``<name>-<version>.pdf``: the PDF edition;
 * ``<name>-<version>-notebooks.zip``: the executed notebooks, the ``dlcode`` wheel, the pinned
   requirements and a two-line ``HOW-TO-RUN.txt``;
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -42,6 +53,7 @@ import time
 import tomllib
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "deep-learning-derived-and-verified"
@@ -147,22 +159,125 @@ def tracked_files(root: Path = ROOT) -> list[str]:
     return [name for name in out.split("\0") if name and (root / name).is_file()]
 
 
-# Tracked files that the HTML and the PDF are not built from (CI edits, tests, repository docs).
-NOT_BUILT_FROM = (".ci/", "tests/", "benchmarks/", "README.md", "CONTRIBUTING.md",
-                  "CHANGELOG.md", "CITATION.cff", "requirements-lab.txt", ".gitignore")
+def version_problems(root: Path = ROOT) -> list[str]:
+    """Where the files that repeat the version disagree with ``pyproject.toml`` (empty when all
+    agree): ``dlcode/__init__.py`` (written by tools/export.py), ``CITATION.cff`` (``version``
+    and ``preferred-citation``'s), ``CHANGELOG.md``'s first entry, and the BibTeX entry of
+    ``book/intro.md`` (``version`` and ``note``)."""
+    import yaml
+
+    ver = version(root)
+    found: dict[str, str | None] = {}
+
+    def search(name: str, pattern: str) -> str | None:
+        path = root / name
+        if not path.is_file():
+            return None
+        match = re.search(pattern, path.read_text(encoding="utf-8"), re.M)
+        return match.group(1) if match else None
+
+    found["dlcode/__init__.py __version__"] = search("dlcode/__init__.py",
+                                                    r'^__version__ = "([^"]*)"')
+    cff = {}
+    if (root / "CITATION.cff").is_file():
+        cff = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8")) or {}
+    found["CITATION.cff version"] = cff.get("version")
+    found["CITATION.cff preferred-citation version"] = (cff.get("preferred-citation")
+                                                        or {}).get("version")
+    found["CHANGELOG.md first entry"] = search("CHANGELOG.md", r"^## \[([^\]]+)\]")
+    bibtex = r"```bibtex\n(?:[^`]*\n)?\s*"
+    found["book/intro.md BibTeX version"] = search("book/intro.md",
+                                                   bibtex + r"version\s*= \{([^}]*)\}")
+    found["book/intro.md BibTeX note"] = search("book/intro.md",
+                                                bibtex + r"note\s*= \{Version (\S+?)[.,]?[\s}]")
+    return [f"{where} is {value!r}, pyproject.toml's version is {ver!r}"
+            if value is not None else f"{where}: not found (pyproject.toml's version is {ver!r})"
+            for where, value in found.items() if value != ver]
 
 
-def _newest_source(root: Path) -> float:
-    return max((root / name).stat().st_mtime for name in tracked_files(root)
-               if not name.startswith(NOT_BUILT_FROM))
+# ---- stamps of successful builds --------------------------------------------------------------
+
+STAMPS = Path("_build") / "release-stamps"
 
 
-def is_fresh(artifact: Path, root: Path = ROOT, must_contain: str | None = None) -> bool:
-    """True when ``artifact`` exists, is newer than every tracked file the build reads (all but
-    ``NOT_BUILT_FROM``), and (for a text file) contains ``must_contain``."""
-    if not artifact.is_file() or artifact.stat().st_mtime < _newest_source(root):
+def source_state(root: Path = ROOT) -> dict:
+    """What a build is built from: the commit, whether the tree is clean, the version."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    return {"head": head, "clean": not dirty_files(root), "version": version(root)}
+
+
+def fingerprint(artifact: Path) -> list[int]:
+    """[number of files, newest modification time in ns] of a file or a folder."""
+    files = [artifact] if artifact.is_file() else [p for p in artifact.rglob("*") if p.is_file()]
+    return [len(files), max((p.stat().st_mtime_ns for p in files), default=0)]
+
+
+def write_stamp(root: Path, kind: str, artifact: Path, state: dict) -> Path:
+    """Record that ``artifact`` was built successfully from ``state`` (``source_state``)."""
+    path = root / STAMPS / f"{kind}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**state, "fingerprint": fingerprint(artifact)}, indent=1),
+                    encoding="utf-8")
+    return path
+
+
+def stale_reason(root: Path, kind: str, artifact: Path, state: dict) -> str | None:
+    """Why ``artifact`` cannot be reused (None when its stamp says it can)."""
+    path = root / STAMPS / f"{kind}.json"
+    if not artifact.exists():
+        return f"{artifact.name} is missing"
+    if not path.is_file():
+        return "no stamp of a successful build"
+    try:
+        stamp = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return f"{path} is unreadable"
+    if not state["clean"]:
+        return "the tree has uncommitted changes"
+    if not stamp.get("clean"):
+        return "built from a tree with uncommitted changes"
+    if stamp.get("head") != state["head"]:
+        return f"built from commit {str(stamp.get('head'))[:12]}, HEAD is {state['head'][:12]}"
+    if stamp.get("version") != state["version"]:
+        return f"built as version {stamp.get('version')}, the version is {state['version']}"
+    if stamp.get("fingerprint") != fingerprint(artifact):
+        return "changed since its successful build (a later build, failed or interrupted?)"
+    return None
+
+
+def _built(root: Path, kind: str, artifact: Path, state: dict, build, verify=None) -> bool:
+    """Reuse ``artifact`` if its stamp allows it and ``verify()`` (if given) finds no problem;
+    otherwise ``build()`` (which raises on failure) and stamp it. True when it was built."""
+    reason = stale_reason(root, kind, artifact, state)
+    if reason is None and verify is not None:
+        problems = verify()
+        reason = f"its check fails: {'; '.join(problems)}" if problems else None
+    if reason is None:
+        print(f"release: reusing the {kind} build of {state['head'][:12]} ({artifact.name})")
         return False
-    return must_contain is None or must_contain in artifact.read_text("utf-8", errors="replace")
+    print(f"release: building the {kind} ({reason})", flush=True)
+    (root / STAMPS / f"{kind}.json").unlink(missing_ok=True)
+    build()
+    if not artifact.exists():
+        raise ReleaseError(f"{artifact} is missing after the build")
+    write_stamp(root, kind, artifact, state)
+    return True
+
+
+def unreferenced_images(html: Path) -> set[str]:
+    """Files of ``html/_images`` (relative paths) that no page, script or stylesheet names.
+    Sphinx copies the images of every build there and never deletes old ones."""
+    images = html / "_images"
+    if not images.is_dir():
+        return set()
+    named = set()
+    for page in html.rglob("*"):
+        if page.is_file() and page.suffix in (".html", ".js", ".css"):
+            text = page.read_text(encoding="utf-8", errors="replace")
+            named.update(unquote(m) for m in re.findall(r"_images/([^\"'()\s<>?#]+)", text))
+    return {p.relative_to(html).as_posix() for p in images.rglob("*")
+            if p.is_file() and p.relative_to(images).as_posix() not in named}
 
 
 def offline_problems(html: Path) -> list[str]:
@@ -187,11 +302,13 @@ def offline_problems(html: Path) -> list[str]:
 
 # ---- building ---------------------------------------------------------------------------------
 
-def _zip_tree(folder: Path, out: Path, top: str, extra: dict[str, Path] | None = None) -> Path:
-    """Zip ``folder`` under the top-level directory ``top`` (plus ``extra``: name -> file), with
-    fixed timestamps so that the same input gives the same bytes."""
+def _zip_tree(folder: Path, out: Path, top: str, extra: dict[str, Path] | None = None,
+              skip: set[str] = frozenset()) -> Path:
+    """Zip ``folder`` under the top-level directory ``top`` (plus ``extra``: name -> file, less
+    ``skip``: relative paths), with fixed timestamps so that the same input gives the same
+    bytes."""
     entries = [(p.relative_to(folder).as_posix(), p) for p in sorted(folder.rglob("*"))
-               if p.is_file()]
+               if p.is_file() and p.relative_to(folder).as_posix() not in skip]
     entries += sorted((extra or {}).items())
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name, path in entries:
@@ -258,17 +375,36 @@ def _make(target: str, root: Path) -> None:
         raise ReleaseError(f"make {target} failed (exit {run.returncode})")
 
 
+def _pdf_check(root: Path) -> list[str]:
+    """``tools/pdf.py check`` on the built PDF: its output lines when it fails, else []."""
+    print("release: python tools/pdf.py check", flush=True)
+    run = subprocess.run([sys.executable, str(root / "tools" / "pdf.py"), "check"], cwd=root,
+                         capture_output=True, text=True)
+    print(run.stdout, end="")
+    if run.returncode == 0:
+        return []
+    return [line.strip() for line in (run.stdout + run.stderr).splitlines()
+            if line.strip() and not line.startswith("pdf check:")]
+
+
 def release(root: Path = ROOT, allow_dirty: bool = False, dist: Path | None = None,
             check_offline: bool = True) -> Path:
     """Build ``dist/<version>/`` (see the module docstring); return its path."""
     start = time.monotonic()
     require_clean(root, allow_dirty)
+    problems = version_problems(root)
+    if problems:
+        raise ReleaseError("the version files disagree with pyproject.toml (change them, and run "
+                           "tools/export.py for dlcode/__init__.py):\n  " + "\n  ".join(problems))
     ver = version(root)
     html, pdf = root / "_build" / "html", root / "_build" / "pdf" / f"{NAME}.pdf"
-    if not is_fresh(html / "book" / "intro.html", root, must_contain=f"Version {ver}"):
-        _make("book", root)
-    if not is_fresh(pdf, root):
-        _make("pdf", root)
+    state = source_state(root)
+    # make book fails unless the strict build and tools/check_html.py pass.
+    _built(root, "html", html, state, lambda: _make("book", root))
+    # make pdf fails unless tools/pdf.py check passes; its last step rebuilds the HTML strictly
+    # (so that every page offers the PDF), which is stamped again.
+    if _built(root, "pdf", pdf, state, lambda: _make("pdf", root), lambda: _pdf_check(root)):
+        write_stamp(root, "html", html, state)
     for artifact in (html / "index.html", pdf):
         if not artifact.is_file():
             raise ReleaseError(f"{artifact} is missing after the build")
@@ -279,8 +415,10 @@ def release(root: Path = ROOT, allow_dirty: bool = False, dist: Path | None = No
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
+    unused = unreferenced_images(html)
     html_zip = _zip_tree(html, out / f"{NAME}-{ver}-html.zip", f"{NAME}-{ver}-html",
-                         extra={"LICENSE": root / "LICENSE"})
+                         extra={"LICENSE": root / "LICENSE"}, skip=unused)
+    print(f"release: left {len(unused)} unreferenced files of _images out of the HTML zip")
     if check_offline:
         with tempfile.TemporaryDirectory() as tmp:
             with zipfile.ZipFile(html_zip) as zf:
@@ -298,9 +436,12 @@ def release(root: Path = ROOT, allow_dirty: bool = False, dist: Path | None = No
     problems = check_sums(out)
     if problems:
         raise ReleaseError("SHA256SUMS does not check: " + "; ".join(problems))
+    def shown(path: Path) -> Path:
+        return path.relative_to(root) if path.is_relative_to(root) else path
+
     for path in sorted(out.iterdir()):
-        print(f"  {path.stat().st_size / 1e6:8.2f} MB  {path.relative_to(root)}")
-    print(f"release {ver}: {out.relative_to(root)} in {time.monotonic() - start:.0f} s")
+        print(f"  {path.stat().st_size / 1e6:8.2f} MB  {shown(path)}")
+    print(f"release {ver}: {shown(out)} in {time.monotonic() - start:.0f} s")
     return out
 
 
