@@ -177,3 +177,104 @@ def test_every_errata_entry_is_referenced_from_a_chapter_admonition():
     missing = [label for label in labels
                if label not in referenced and label not in PENDING_ADMONITION_LINKS]
     assert not missing, f"errata entries not linked from any 'Where the notes go wrong': {missing}"
+
+
+# Labels linked as verification whose cells are in chapters being revised by their authors: each
+# must gain a code cell with an assertion after its label, and then leave this set.
+PENDING_ASSERTING_CELLS = {
+    "verify-cnn-overfitting",  # chapter 14: the cells after the label only print
+}
+
+_LABEL_LINE = re.compile(r"^\(([\w-]+)\)=$")
+# An assertion: an assert statement, an assert_* helper (assert_close, np.testing.assert_*),
+# or an explicit raise of AssertionError (the negative checks of refused arguments).
+_ASSERTION = re.compile(r"\bassert\b|\bassert_\w+\(|\braise AssertionError\b")
+
+
+def _cells_after_labels(text):
+    """{label: [sources of the code cells between the label and the next label or heading]}.
+
+    A heading right after its label is the label's own heading, not the end of its region.
+    Comments are dropped from the sources, so that an assert in a comment does not count.
+    """
+    cells, current, own_heading, source = {}, None, False, None
+    for line in text.splitlines():
+        if source is not None:  # inside a code cell
+            if line.startswith("```"):
+                if current:
+                    cells[current].append("\n".join(source))
+                source = None
+            else:
+                source.append(re.sub(r"(^|\s)#.*$", "", line))
+        elif line.startswith("```{code-cell}"):
+            source = []
+        elif match := _LABEL_LINE.match(line):
+            current, own_heading = match.group(1), True
+            cells[current] = []
+        elif line.startswith("#") and not own_heading:
+            current = None
+        elif line.strip():
+            own_heading = own_heading and line.startswith("#")
+    return cells
+
+
+def _code_cells_after_labels():
+    cells = {}
+    for md in sorted((ROOT / "book").glob("[0-9][0-9]-*.md")):
+        cells.update(_cells_after_labels(md.read_text(encoding="utf-8")))
+    return cells
+
+
+def _verification_links():
+    """{label: where it is linked}: the verification column of the coverage table and the
+    'Verified in' paragraphs of the errata page."""
+    ref = r"\{ref\}`(?:[^`<]*<([\w-]+)>|([\w-]+))`"
+    links = {}
+    for item, (_statement, _section, verification) in coverage_rows().items():
+        for a, b in re.findall(ref, verification):
+            links.setdefault(a or b, f"coverage item {item}")
+    errata = (ROOT / "book" / "errata.md").read_text(encoding="utf-8")
+    for entry in re.split(r"^(?=\(errata-[\w-]+\)=$)", errata, flags=re.M):
+        name = _LABEL_LINE.match(entry.split("\n", 1)[0])
+        for paragraph in re.findall(r"^\*\*Verified in:\*\*(.*?)(?:\n\s*\n|\Z)", entry,
+                                    flags=re.M | re.S):
+            for a, b in re.findall(ref, paragraph):
+                links.setdefault(a or b, name.group(1) if name else "errata page")
+    return links
+
+
+def test_every_verification_link_is_followed_by_an_asserting_cell():
+    cells = _code_cells_after_labels()
+    links = _verification_links()
+    assert links, "no verification links found"
+    missing = sorted(f"{label} (linked from {where})" for label, where in links.items()
+                     if label not in cells)
+    assert not missing, f"verification links to no label of a chapter: {missing}"
+    bare = {label: where for label, where in links.items()
+            if not any(_ASSERTION.search(source) for source in cells[label])}
+    assert PENDING_ASSERTING_CELLS <= set(links), "a pending label is no longer linked"
+    assert not PENDING_ASSERTING_CELLS - set(bare), (
+        f"now followed by an asserting cell, remove from PENDING_ASSERTING_CELLS: "
+        f"{sorted(PENDING_ASSERTING_CELLS - set(bare))}")
+    failing = sorted(f"{label} (linked from {where})" for label, where in bare.items()
+                     if label not in PENDING_ASSERTING_CELLS)
+    assert not failing, f"linked verification with no asserting code cell after it: {failing}"
+
+
+def test_the_asserting_cell_check_can_fail():
+    # A negative control of the check above: a cell that only prints, an asserting cell after
+    # the next heading, and an assert in a comment do not count; a label's own heading does
+    # not end its region.
+    text = "\n".join([
+        "(only-prints)=", "Text.", "```{code-cell} ipython3", "print(1)", "```",
+        "(next-section)=", "Text.", "## A new section", "```{code-cell} ipython3",
+        "assert 1 + 1 == 2", "```",
+        "(in-a-comment)=", "```{code-cell} ipython3", "x = 1  # assert x == 1", "```",
+        "(own-heading)=", "### Its heading", "Text.", "```{code-cell} ipython3", "",
+        "assert_close('x', 1.0, 1.0)", "```",
+    ])
+    cells = _cells_after_labels(text)
+    verdict = {label: any(_ASSERTION.search(s) for s in sources)
+               for label, sources in cells.items()}
+    assert verdict == {"only-prints": False, "next-section": False, "in-a-comment": False,
+                       "own-heading": True}
