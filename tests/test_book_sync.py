@@ -181,9 +181,7 @@ def test_every_errata_entry_is_referenced_from_a_chapter_admonition():
 
 # Labels linked as verification whose cells are in chapters being revised by their authors: each
 # must gain a code cell with an assertion after its label, and then leave this set.
-PENDING_ASSERTING_CELLS = {
-    "verify-cnn-overfitting",  # chapter 14: the cells after the label only print
-}
+PENDING_ASSERTING_CELLS: set[str] = set()
 
 _LABEL_LINE = re.compile(r"^\(([\w-]+)\)=$")
 # An assertion: an assert statement, an assert_* helper (assert_close, np.testing.assert_*),
