@@ -8,11 +8,10 @@ Do not edit: change the chapter and run ``make sync``.
 """
 
 import math
-import numbers
 
 import numpy as np
 
-from dlcode.checks import check_bool, check_int, check_seed, is_real
+from dlcode.checks import ArgumentTypeError, check_bool, check_int, check_real, check_seed, is_real
 
 __all__ = [
     "sgd",
@@ -97,397 +96,193 @@ def minibatch_indices(n, batch_size, seed=None, shuffle=True):
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
-def _check_fraction(config, key):
-    """Raise unless ``config[key]`` is a real number in [0, 1)."""
-    value = config[key]
-    if not (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-            and 0 <= value < 1):
-        raise ValueError(f"config[{key!r}] must be a number in [0, 1), got {value!r}")
+def _hyper(config, key, default, fraction=False):
+    """Fill in ``config[key]`` and return it: in [0, 1) if `fraction`, else positive."""
+    value = config.setdefault(key, default)
+    name = f"config[{key!r}]"
+    if fraction:
+        return check_real(value, name, 0, 1, open_max=True)
+    return check_real(value, name, 0, open_min=True)
 
 
 def _state(config, key, w, dw):
-    """The state array ``config[key]``, or zeros shaped like ``w`` if it is absent or None."""
+    """The state array ``config[key]``, or zeros like ``w`` if absent or None."""
     if config.get(key) is None:
         return np.zeros(w.shape, dtype=np.result_type(w, dw))
     state = np.asarray(config[key])
-    if not np.issubdtype(state.dtype, np.floating) or state.shape != w.shape:
-        raise ValueError(f"config[{key!r}] must be a floating-point array of the shape of w "
-                         f"{w.shape}, got dtype {state.dtype} and shape {state.shape}")
+    if state.dtype.kind != "f" or state.shape != w.shape:
+        raise ValueError(f"config[{key!r}] must be a floating-point array of the shape "
+                         f"of w {w.shape}, got dtype {state.dtype} and shape {state.shape}")
     return state
 
 
+# --- from book/12-optimization.md: Optimization algorithms ---
+
 def sgd_momentum(w, dw, config=None):
-    """Stochastic gradient descent with momentum, in PyTorch's convention.
+    """SGD with momentum as ``torch.optim.SGD(momentum=...)``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``velocity = momentum * velocity + dw`` and
-    ``next_w = w - learning_rate * velocity``, starting from a zero velocity:
-    the update of ``torch.optim.SGD(momentum=...)``. The notes' velocity
-    ``v = momentum * v - learning_rate * dw`` equals ``-learning_rate *
-    velocity`` while the learning rate is constant.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``momentum`` (in
-        [0, 1), default ``0.9``) and the state ``velocity`` (array of the
-        shape of ``w``, zeros if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``velocity`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
+    ``velocity = momentum * velocity + dw``, ``next_w = w - learning_rate * velocity``.
+    w, dw: float arrays of one shape (not modified). config: ``learning_rate`` (> 0,
+    default 1e-2), ``momentum`` (in [0, 1), default 0.9), state ``velocity``.
     """
     config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
+    lr = _hyper(config, "learning_rate", 1e-2)
+    alpha = _hyper(config, "momentum", 0.9, fraction=True)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "momentum")
-    velocity = config["momentum"] * _state(config, "velocity", w, dw) + dw
-    config["velocity"] = velocity
-    next_w = (w - config["learning_rate"] * velocity).astype(w.dtype, copy=False)
-    return next_w, config
+    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
+    return (w - lr * velocity).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def nesterov_momentum(w, dw, config=None):
-    """Nesterov momentum at the look-ahead point, in PyTorch's convention.
+    """Nesterov momentum as ``torch.optim.SGD(momentum=..., nesterov=True)``.
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``velocity = momentum * velocity + dw`` and
-    ``next_w = w - learning_rate * (dw + momentum * velocity)``: the update of
-    ``torch.optim.SGD(momentum=..., nesterov=True)``. ``w`` is the look-ahead
-    point ``theta + alpha v`` of the notes' form, where ``dw`` is evaluated.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current (look-ahead) parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss at ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``momentum`` (in
-        [0, 1), default ``0.9``) and the state ``velocity`` (array of the
-        shape of ``w``, zeros if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``velocity`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
+    ``velocity = momentum * velocity + dw``,
+    ``next_w = w - learning_rate * (dw + momentum * velocity)``; ``w`` is the look-ahead
+    point, where ``dw`` is taken. Arguments and result as in `sgd_momentum`.
     """
     config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
+    lr = _hyper(config, "learning_rate", 1e-2)
+    alpha = _hyper(config, "momentum", 0.9, fraction=True)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "momentum")
-    mu = config["momentum"]
-    velocity = mu * _state(config, "velocity", w, dw) + dw
-    config["velocity"] = velocity
-    next_w = (w - config["learning_rate"] * (dw + mu * velocity)).astype(w.dtype, copy=False)
-    return next_w, config
+    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
+    return (w - lr * (dw + alpha * velocity)).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
+def _squares(cache, dw):
+    """``cache`` after adding ``dw**2``, refused if the squares overflow float64."""
+    if not np.all(np.isfinite(cache)):
+        raise ValueError("dw must be finite with squares below 1.8e308 (|dw| < 1.3e154); "
+                         "rescale the loss")
+    return cache
+
+
 def adagrad(w, dw, config=None):
-    """Adagrad: divide each coordinate by the root of its summed squared gradients.
+    """Adagrad as ``torch.optim.Adagrad``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = cache + dw**2`` and
-    ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``: the update
-    of ``torch.optim.Adagrad`` (with ``lr_decay=0``).
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``epsilon`` (positive,
-        default ``1e-8``) and the state ``cache`` (array of the shape of
-        ``w``, zeros if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``cache`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
+    ``cache = cache + dw**2``, ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``.
+    w, dw: float arrays of one shape (not modified). config: ``learning_rate`` (> 0,
+    default 1e-2), ``epsilon`` (> 0, default 1e-8), state ``cache``.
     """
     config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("epsilon", 1e-8)
+    lr = _hyper(config, "learning_rate", 1e-2)
+    eps = _hyper(config, "epsilon", 1e-8)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_positive(config, "epsilon")
-    cache = _state(config, "cache", w, dw) + dw * dw
+    cache = _squares(_state(config, "cache", w, dw) + dw * dw, dw)
     config["cache"] = cache
-    step = dw / (np.sqrt(cache) + config["epsilon"])
-    next_w = (w - config["learning_rate"] * step).astype(w.dtype, copy=False)
-    return next_w, config
+    return (w - lr * (dw / (np.sqrt(cache) + eps))).astype(w.dtype, copy=False), config
 
 
 def rmsprop(w, dw, config=None):
-    """RMSProp: divide each coordinate by the root of a moving average of its squares.
+    """RMSProp as ``torch.optim.RMSprop(alpha=decay_rate)``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2`` and
-    ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``: the update
-    of ``torch.optim.RMSprop`` with ``alpha=decay_rate`` and no momentum.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``decay_rate`` (in
-        [0, 1), default ``0.99``), ``epsilon`` (positive, default ``1e-8``)
-        and the state ``cache`` (array of the shape of ``w``, zeros if
-        absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``cache`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
+    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2``, then as `adagrad`.
+    config: ``learning_rate`` (default 1e-2), ``decay_rate`` (in [0, 1), default
+    0.99), ``epsilon`` (default 1e-8), state ``cache``.
     """
     config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("epsilon", 1e-8)
+    lr = _hyper(config, "learning_rate", 1e-2)
+    beta = _hyper(config, "decay_rate", 0.99, fraction=True)
+    eps = _hyper(config, "epsilon", 1e-8)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "decay_rate")
-    _check_positive(config, "epsilon")
-    beta = config["decay_rate"]
-    cache = beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw
+    cache = _squares(beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw, dw)
     config["cache"] = cache
-    step = dw / (np.sqrt(cache) + config["epsilon"])
-    next_w = (w - config["learning_rate"] * step).astype(w.dtype, copy=False)
-    return next_w, config
+    return (w - lr * (dw / (np.sqrt(cache) + eps))).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def rmsprop_momentum(w, dw, config=None):
-    """RMSProp with momentum, in PyTorch's convention.
+    """RMSProp with momentum as ``torch.optim.RMSprop(alpha=..., momentum=...)``.
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2``,
-    ``velocity = momentum * velocity + dw / (sqrt(cache) + epsilon)`` and
-    ``next_w = w - learning_rate * velocity``: the update of
-    ``torch.optim.RMSprop(alpha=decay_rate, momentum=momentum)``.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``decay_rate`` (in
-        [0, 1), default ``0.99``), ``momentum`` (in [0, 1), default ``0.9``),
-        ``epsilon`` (positive, default ``1e-8``) and the states ``cache`` and
-        ``velocity`` (arrays of the shape of ``w``, zeros if absent). Not
-        modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and new state arrays.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
+    ``cache`` as in `rmsprop`, ``velocity = momentum * velocity + dw / (sqrt(cache)
+    + epsilon)``, ``next_w = w - learning_rate * velocity``. config: as `rmsprop`
+    and ``momentum`` (in [0, 1), default 0.9); states ``cache`` and ``velocity``.
     """
     config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("momentum", 0.9)
-    config.setdefault("epsilon", 1e-8)
+    lr = _hyper(config, "learning_rate", 1e-2)
+    beta = _hyper(config, "decay_rate", 0.99, fraction=True)
+    alpha = _hyper(config, "momentum", 0.9, fraction=True)
+    eps = _hyper(config, "epsilon", 1e-8)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "decay_rate")
-    _check_fraction(config, "momentum")
-    _check_positive(config, "epsilon")
-    beta = config["decay_rate"]
-    cache = beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw
-    velocity = (config["momentum"] * _state(config, "velocity", w, dw)
-                + dw / (np.sqrt(cache) + config["epsilon"]))
+    cache = _squares(beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw, dw)
+    velocity = alpha * _state(config, "velocity", w, dw) + dw / (np.sqrt(cache) + eps)
     config["cache"], config["velocity"] = cache, velocity
-    next_w = (w - config["learning_rate"] * velocity).astype(w.dtype, copy=False)
-    return next_w, config
+    return (w - lr * velocity).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
-def _check_step_count(config):
-    """Raise unless ``config['t']`` is a non-negative integer."""
-    value = config["t"]
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-            and value >= 0):
-        raise ValueError(f"config['t'] must be a non-negative integer, got {value!r}")
-
-
 def adam(w, dw, config=None):
-    """Adam with bias correction (Kingma and Ba, Algorithm 1).
+    """Adam with bias correction as ``torch.optim.Adam``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``t = t + 1``, ``m = beta1 * m + (1 - beta1) * dw``,
-    ``v = beta2 * v + (1 - beta2) * dw**2``,
-    ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)`` and
-    ``next_w = w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)``: the
-    update of ``torch.optim.Adam``. ``m`` and ``v`` are the notes' first and
-    second moments v and a.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-3``), ``beta1`` and
-        ``beta2`` (in [0, 1), defaults ``0.9`` and ``0.999``), ``epsilon``
-        (positive, default ``1e-8``) and the state: ``m`` and ``v`` (arrays of
-        the shape of ``w``, zeros if absent) and the step count ``t`` (a
-        non-negative integer, 0 if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in, new ``m`` and ``v`` arrays and
-        ``t`` increased by one.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
+    ``m = beta1 m + (1 - beta1) dw``, ``v = beta2 v + (1 - beta2) dw**2`` (the text's
+    v and a), ``next_w = w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)``.
+    config: ``learning_rate`` (> 0, default 1e-3), ``beta1``, ``beta2`` (in [0, 1),
+    defaults 0.9, 0.999), ``epsilon`` (> 0, default 1e-8), states ``m``, ``v``, ``t``.
     """
     config = _new_config(config)
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("beta1", 0.9)
-    config.setdefault("beta2", 0.999)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("t", 0)
+    lr = _hyper(config, "learning_rate", 1e-3)
+    beta1 = _hyper(config, "beta1", 0.9, fraction=True)
+    beta2 = _hyper(config, "beta2", 0.999, fraction=True)
+    eps = _hyper(config, "epsilon", 1e-8)
+    t = check_int(config.setdefault("t", 0), "config['t']", minimum=0) + 1
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "beta1")
-    _check_fraction(config, "beta2")
-    _check_positive(config, "epsilon")
-    _check_step_count(config)
-    beta1, beta2, t = config["beta1"], config["beta2"], int(config["t"]) + 1
     m = beta1 * _state(config, "m", w, dw) + (1 - beta1) * dw
-    v = beta2 * _state(config, "v", w, dw) + (1 - beta2) * dw * dw
+    v = _squares(beta2 * _state(config, "v", w, dw) + (1 - beta2) * dw * dw, dw)
     config["m"], config["v"], config["t"] = m, v, t
     m_hat = m / (1 - beta1**t)
-    denominator = np.sqrt(v) / np.sqrt(1 - beta2**t) + config["epsilon"]
-    next_w = (w - config["learning_rate"] * (m_hat / denominator)).astype(w.dtype, copy=False)
-    return next_w, config
+    denominator = np.sqrt(v) / np.sqrt(1 - beta2**t) + eps
+    return (w - lr * (m_hat / denominator)).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def clip_grad_norm(grads, max_norm):
-    """Clip a dict of gradients to a maximum global Euclidean norm.
+    """Clip a dict of gradients to the global Euclidean norm ``max_norm`` (> 0).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    If the norm of all gradients taken together exceeds ``max_norm``, every
-    array is multiplied by ``max_norm / total_norm``; otherwise they are
-    returned unchanged (as copies). The direction is always kept.
-
-    Parameters
-    ----------
-    grads : dict of str to ndarray of float
-        Gradients of the parameter arrays, any shapes. Not modified.
-    max_norm : float
-        Largest allowed global norm, positive and finite.
-
-    Returns
-    -------
-    clipped : dict of str to ndarray
-        New arrays, same keys, shapes and dtypes as ``grads``.
-    total_norm : float
-        The global norm of ``grads`` before clipping.
-
-    Raises
-    ------
-    ValueError
-        If ``grads`` is not a dict of finite floating-point arrays or
-        ``max_norm`` is not a positive finite number.
+    Returns new arrays (same keys, shapes, dtypes), multiplied by ``max_norm /
+    total_norm`` if ``total_norm > max_norm``, and ``total_norm``, the norm before
+    clipping (``inf`` if it exceeds the float range; the direction is still kept).
     """
     if not isinstance(grads, dict):
-        raise ValueError(f"grads must be a dict of arrays, got {type(grads).__name__}")
-    if not (isinstance(max_norm, numbers.Real) and not isinstance(max_norm, bool | np.bool_)
-            and math.isfinite(max_norm) and max_norm > 0):
-        raise ValueError(f"max_norm must be a positive finite number, got {max_norm!r}")
+        raise ArgumentTypeError(f"grads must be a dict of arrays, got {type(grads).__name__}")
+    max_norm = check_real(max_norm, "max_norm", 0, open_min=True)
     arrays = {}
     for name, g in grads.items():
         g = np.asarray(g)
-        if not np.issubdtype(g.dtype, np.floating):
-            raise ValueError(f"grads[{name!r}] must be a floating-point array, got dtype {g.dtype}")
+        if g.dtype.kind != "f":
+            raise ArgumentTypeError(f"grads[{name!r}] must be a floating-point array, "
+                                    f"got dtype {g.dtype}")
         if not np.all(np.isfinite(g)):
             raise ValueError(f"grads[{name!r}] contains NaN or infinite entries")
         arrays[name] = g
-    # Scale by the largest entry before squaring, so that huge or tiny gradients neither
-    # overflow nor underflow.
+    # Divide by the largest entry before squaring: no overflow, no underflow.
     scale = max((float(np.max(np.abs(g))) for g in arrays.values() if g.size), default=0.0)
-    total_norm = 0.0
-    if scale > 0:
-        total_norm = scale * float(np.sqrt(sum(np.sum((g / scale) ** 2) for g in arrays.values())))
-    factor = max_norm / total_norm if total_norm > max_norm else 1.0
-    clipped = {name: (g * factor).astype(g.dtype, copy=False) for name, g in arrays.items()}
+    if scale == 0:
+        return {name: g.copy() for name, g in arrays.items()}, 0.0
+    unit = float(np.sqrt(sum(np.sum((g / scale) ** 2) for g in arrays.values())))
+    total_norm = scale * unit  # inf only beyond 1.8e308
+    if total_norm <= max_norm:
+        return {name: g.copy() for name, g in arrays.items()}, total_norm
+    factor = max_norm / unit  # g * max_norm / total_norm = (g / scale) * factor
+    clipped = {name: (g / scale * factor).astype(g.dtype, copy=False)
+               for name, g in arrays.items()}
     return clipped, total_norm
