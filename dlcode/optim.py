@@ -111,8 +111,9 @@ def _state(config, key, w, dw):
         return np.zeros(w.shape, dtype=np.result_type(w, dw))
     state = np.asarray(config[key])
     if state.dtype.kind != "f" or state.shape != w.shape:
-        raise ValueError(f"config[{key!r}] must be a floating-point array of the shape "
-                         f"of w {w.shape}, got dtype {state.dtype} and shape {state.shape}")
+        raise ValueError(f"config[{key!r}] must be a floating-point array of the "
+                         f"shape of w {w.shape}, got dtype {state.dtype} and shape "
+                         f"{state.shape}")
     return state
 
 
@@ -159,8 +160,8 @@ def nesterov_momentum(w, dw, config=None):
 def _squares(cache, dw):
     """``cache`` after adding ``dw**2``, refused if the squares overflow float64."""
     if not np.all(np.isfinite(cache)):
-        raise ValueError("dw must be finite with squares below 1.8e308 (|dw| < 1.3e154); "
-                         "rescale the loss")
+        raise ValueError("dw must be finite with squares below 1.8e308 "
+                         "(|dw| < 1.3e154); rescale the loss")
     return cache
 
 
@@ -169,7 +170,8 @@ def adagrad(w, dw, config=None):
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = cache + dw**2``, ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``.
+    ``cache = cache + dw**2``, ``next_w = w - learning_rate * dw / (sqrt(cache) + eps)``
+    with ``eps = epsilon``.
     w, dw: float arrays of one shape (not modified). config: ``learning_rate`` (> 0,
     default 1e-2), ``epsilon`` (> 0, default 1e-8), state ``cache``.
     """
@@ -263,7 +265,8 @@ def clip_grad_norm(grads, max_norm):
     clipping (``inf`` if it exceeds the float range; the direction is still kept).
     """
     if not isinstance(grads, dict):
-        raise ArgumentTypeError(f"grads must be a dict of arrays, got {type(grads).__name__}")
+        raise ArgumentTypeError(f"grads must be a dict of arrays, "
+                                f"got {type(grads).__name__}")
     max_norm = check_real(max_norm, "max_norm", 0, open_min=True)
     arrays = {}
     for name, g in grads.items():
@@ -275,7 +278,8 @@ def clip_grad_norm(grads, max_norm):
             raise ValueError(f"grads[{name!r}] contains NaN or infinite entries")
         arrays[name] = g
     # Divide by the largest entry before squaring: no overflow, no underflow.
-    scale = max((float(np.max(np.abs(g))) for g in arrays.values() if g.size), default=0.0)
+    scale = max((float(np.max(np.abs(g))) for g in arrays.values() if g.size),
+                default=0.0)
     if scale == 0:
         return {name: g.copy() for name, g in arrays.items()}, 0.0
     unit = float(np.sqrt(sum(np.sum((g / scale) ** 2) for g in arrays.values())))
