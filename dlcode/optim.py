@@ -157,11 +157,13 @@ def nesterov_momentum(w, dw, config=None):
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
-def _squares(cache, dw):
-    """``cache`` after adding ``dw**2``, refused if the squares overflow float64."""
+def _squares(cache, dw, decay=1.0, weight=1.0):
+    """``decay * cache + weight * dw**2``; ValueError if that overflows float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cache = decay * cache + weight * dw * dw
     if not np.all(np.isfinite(cache)):
-        raise ValueError("dw must be finite with squares below 1.8e308 "
-                         "(|dw| < 1.3e154); rescale the loss")
+        raise ValueError("the accumulated dw**2 is not finite (dw has NaN or inf, or "
+                         "grew beyond float64's range, |dw| ~ 1e154); rescale the loss")
     return cache
 
 
@@ -179,7 +181,7 @@ def adagrad(w, dw, config=None):
     lr = _hyper(config, "learning_rate", 1e-2)
     eps = _hyper(config, "epsilon", 1e-8)
     w, dw = _check_arrays(w, dw)
-    cache = _squares(_state(config, "cache", w, dw) + dw * dw, dw)
+    cache = _squares(_state(config, "cache", w, dw), dw)
     config["cache"] = cache
     return (w - lr * (dw / (np.sqrt(cache) + eps))).astype(w.dtype, copy=False), config
 
@@ -198,7 +200,7 @@ def rmsprop(w, dw, config=None):
     beta = _hyper(config, "decay_rate", 0.99, fraction=True)
     eps = _hyper(config, "epsilon", 1e-8)
     w, dw = _check_arrays(w, dw)
-    cache = _squares(beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw, dw)
+    cache = _squares(_state(config, "cache", w, dw), dw, beta, 1 - beta)
     config["cache"] = cache
     return (w - lr * (dw / (np.sqrt(cache) + eps))).astype(w.dtype, copy=False), config
 
@@ -220,7 +222,7 @@ def rmsprop_momentum(w, dw, config=None):
     alpha = _hyper(config, "momentum", 0.9, fraction=True)
     eps = _hyper(config, "epsilon", 1e-8)
     w, dw = _check_arrays(w, dw)
-    cache = _squares(beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw, dw)
+    cache = _squares(_state(config, "cache", w, dw), dw, beta, 1 - beta)
     velocity = alpha * _state(config, "velocity", w, dw) + dw / (np.sqrt(cache) + eps)
     config["cache"], config["velocity"] = cache, velocity
     return (w - lr * velocity).astype(w.dtype, copy=False), config
@@ -246,7 +248,7 @@ def adam(w, dw, config=None):
     t = check_int(config.setdefault("t", 0), "config['t']", minimum=0) + 1
     w, dw = _check_arrays(w, dw)
     m = beta1 * _state(config, "m", w, dw) + (1 - beta1) * dw
-    v = _squares(beta2 * _state(config, "v", w, dw) + (1 - beta2) * dw * dw, dw)
+    v = _squares(_state(config, "v", w, dw), dw, beta2, 1 - beta2)
     config["m"], config["v"], config["t"] = m, v, t
     m_hat = m / (1 - beta1**t)
     denominator = np.sqrt(v) / np.sqrt(1 - beta2**t) + eps
