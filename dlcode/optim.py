@@ -117,45 +117,14 @@ def _state(config, key, w, dw):
     return state
 
 
-# --- from book/12-optimization.md: Optimization algorithms ---
+_FRACTIONS = ("momentum", "decay_rate", "beta1", "beta2")
 
-def sgd_momentum(w, dw, config=None):
-    """SGD with momentum as ``torch.optim.SGD(momentum=...)``: a new (next_w, config).
 
-    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    ``velocity = momentum * velocity + dw``, ``next_w = w - learning_rate * velocity``.
-    w, dw: float arrays of one shape (not modified). config: ``learning_rate`` (> 0,
-    default 1e-2), ``momentum`` (in [0, 1), default 0.9), state ``velocity``.
-    """
+def _setup(config, **defaults):
+    """A copy of `config` with `defaults` filled in, and their checked values."""
     config = _new_config(config)
-    lr = _hyper(config, "learning_rate", 1e-2)
-    alpha = _hyper(config, "momentum", 0.9, fraction=True)
-    w, dw = _check_arrays(w, dw)
-    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
-    return (w - lr * velocity).astype(w.dtype, copy=False), config
+    return config, *(_hyper(config, k, v, k in _FRACTIONS) for k, v in defaults.items())
 
-
-# --- from book/12-optimization.md: Optimization algorithms ---
-
-def nesterov_momentum(w, dw, config=None):
-    """Nesterov momentum as ``torch.optim.SGD(momentum=..., nesterov=True)``.
-
-    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    ``velocity = momentum * velocity + dw``,
-    ``next_w = w - learning_rate * (dw + momentum * velocity)``; ``w`` is the look-ahead
-    point, where ``dw`` is taken. Arguments and result as in `sgd_momentum`.
-    """
-    config = _new_config(config)
-    lr = _hyper(config, "learning_rate", 1e-2)
-    alpha = _hyper(config, "momentum", 0.9, fraction=True)
-    w, dw = _check_arrays(w, dw)
-    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
-    return (w - lr * (dw + alpha * velocity)).astype(w.dtype, copy=False), config
-
-
-# --- from book/12-optimization.md: Optimization algorithms ---
 
 def _squares(cache, dw, decay=1.0, weight=1.0):
     """``decay * cache + weight * dw**2``; ValueError if that overflows float64."""
@@ -167,22 +136,43 @@ def _squares(cache, dw, decay=1.0, weight=1.0):
     return cache
 
 
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def sgd_momentum(w, dw, config=None):
+    """SGD with momentum as ``torch.optim.SGD(momentum=...)``: a new (next_w, config).
+
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+
+    config: ``learning_rate`` (1e-2), ``momentum`` (0.9); state ``velocity``."""
+    config, lr, alpha = _setup(config, learning_rate=1e-2, momentum=0.9)
+    w, dw = _check_arrays(w, dw)
+    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
+    return (w - lr * velocity).astype(w.dtype, copy=False), config
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def nesterov_momentum(w, dw, config=None):
+    """Nesterov momentum as ``torch.optim.SGD(momentum=..., nesterov=True)``; ``w`` is
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    the look-ahead point, where ``dw`` is taken. Config and result as `sgd_momentum`."""
+    config, lr, alpha = _setup(config, learning_rate=1e-2, momentum=0.9)
+    w, dw = _check_arrays(w, dw)
+    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
+    return (w - lr * (dw + alpha * velocity)).astype(w.dtype, copy=False), config
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
 def adagrad(w, dw, config=None):
     """Adagrad as ``torch.optim.Adagrad``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = cache + dw**2``, ``next_w = w - learning_rate * dw / (sqrt(cache) + eps)``
-    with ``eps = epsilon``.
-    w, dw: float arrays of one shape (not modified). config: ``learning_rate`` (> 0,
-    default 1e-2), ``epsilon`` (> 0, default 1e-8), state ``cache``.
-    """
-    config = _new_config(config)
-    lr = _hyper(config, "learning_rate", 1e-2)
-    eps = _hyper(config, "epsilon", 1e-8)
+    config: ``learning_rate`` (1e-2), ``epsilon`` (1e-8); state ``cache``."""
+    config, lr, eps = _setup(config, learning_rate=1e-2, epsilon=1e-8)
     w, dw = _check_arrays(w, dw)
-    cache = _squares(_state(config, "cache", w, dw), dw)
-    config["cache"] = cache
+    config["cache"] = cache = _squares(_state(config, "cache", w, dw), dw)
     return (w - lr * (dw / (np.sqrt(cache) + eps))).astype(w.dtype, copy=False), config
 
 
@@ -191,14 +181,9 @@ def rmsprop(w, dw, config=None):
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2``, then as `adagrad`.
-    config: ``learning_rate`` (default 1e-2), ``decay_rate`` (in [0, 1), default
-    0.99), ``epsilon`` (default 1e-8), state ``cache``.
-    """
-    config = _new_config(config)
-    lr = _hyper(config, "learning_rate", 1e-2)
-    beta = _hyper(config, "decay_rate", 0.99, fraction=True)
-    eps = _hyper(config, "epsilon", 1e-8)
+    config: as `adagrad` and ``decay_rate`` (0.99)."""
+    config, lr, beta, eps = _setup(config, learning_rate=1e-2, decay_rate=0.99,
+                                   epsilon=1e-8)
     w, dw = _check_arrays(w, dw)
     cache = _squares(_state(config, "cache", w, dw), dw, beta, 1 - beta)
     config["cache"] = cache
@@ -212,15 +197,9 @@ def rmsprop_momentum(w, dw, config=None):
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache`` as in `rmsprop`, ``velocity = momentum * velocity + dw / (sqrt(cache)
-    + epsilon)``, ``next_w = w - learning_rate * velocity``. config: as `rmsprop`
-    and ``momentum`` (in [0, 1), default 0.9); states ``cache`` and ``velocity``.
-    """
-    config = _new_config(config)
-    lr = _hyper(config, "learning_rate", 1e-2)
-    beta = _hyper(config, "decay_rate", 0.99, fraction=True)
-    alpha = _hyper(config, "momentum", 0.9, fraction=True)
-    eps = _hyper(config, "epsilon", 1e-8)
+    config: as `rmsprop` and ``momentum`` (0.9); states ``cache``, ``velocity``."""
+    config, lr, beta, alpha, eps = _setup(config, learning_rate=1e-2, decay_rate=0.99,
+                                          momentum=0.9, epsilon=1e-8)
     w, dw = _check_arrays(w, dw)
     cache = _squares(_state(config, "cache", w, dw), dw, beta, 1 - beta)
     velocity = alpha * _state(config, "velocity", w, dw) + dw / (np.sqrt(cache) + eps)
@@ -235,16 +214,10 @@ def adam(w, dw, config=None):
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``m = beta1 m + (1 - beta1) dw``, ``v = beta2 v + (1 - beta2) dw**2`` (the text's
-    v and a), ``next_w = w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)``.
-    config: ``learning_rate`` (> 0, default 1e-3), ``beta1``, ``beta2`` (in [0, 1),
-    defaults 0.9, 0.999), ``epsilon`` (> 0, default 1e-8), states ``m``, ``v``, ``t``.
-    """
-    config = _new_config(config)
-    lr = _hyper(config, "learning_rate", 1e-3)
-    beta1 = _hyper(config, "beta1", 0.9, fraction=True)
-    beta2 = _hyper(config, "beta2", 0.999, fraction=True)
-    eps = _hyper(config, "epsilon", 1e-8)
+    config: ``learning_rate`` (1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon``
+    (1e-8); states ``m`` and ``v`` (the text's v and a) and the step count ``t``."""
+    config, lr, beta1, beta2, eps = _setup(config, learning_rate=1e-3, beta1=0.9,
+                                           beta2=0.999, epsilon=1e-8)
     t = check_int(config.setdefault("t", 0), "config['t']", minimum=0) + 1
     w, dw = _check_arrays(w, dw)
     m = beta1 * _state(config, "m", w, dw) + (1 - beta1) * dw
@@ -257,19 +230,11 @@ def adam(w, dw, config=None):
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
-def clip_grad_norm(grads, max_norm):
-    """Clip a dict of gradients to the global Euclidean norm ``max_norm`` (> 0).
-
-    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    Returns new arrays (same keys, shapes, dtypes), multiplied by ``max_norm /
-    total_norm`` if ``total_norm > max_norm``, and ``total_norm``, the norm before
-    clipping (``inf`` if it exceeds the float range; the direction is still kept).
-    """
+def _grad_arrays(grads):
+    """The arrays of a dict of gradients, checked: floating-point and finite."""
     if not isinstance(grads, dict):
         raise ArgumentTypeError(f"grads must be a dict of arrays, "
                                 f"got {type(grads).__name__}")
-    max_norm = check_real(max_norm, "max_norm", 0, open_min=True)
     arrays = {}
     for name, g in grads.items():
         g = np.asarray(g)
@@ -279,6 +244,17 @@ def clip_grad_norm(grads, max_norm):
         if not np.all(np.isfinite(g)):
             raise ValueError(f"grads[{name!r}] contains NaN or infinite entries")
         arrays[name] = g
+    return arrays
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def clip_grad_norm(grads, max_norm):
+    """Clip a dict of float arrays to the global norm ``max_norm`` (> 0): new arrays,
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    and the norm before clipping (``inf`` beyond the float range)."""
+    arrays = _grad_arrays(grads)
+    max_norm = check_real(max_norm, "max_norm", 0, open_min=True)
     # Divide by the largest entry before squaring: no overflow, no underflow.
     scale = max((float(np.max(np.abs(g))) for g in arrays.values() if g.size),
                 default=0.0)
