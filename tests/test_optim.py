@@ -6,6 +6,7 @@ in-place modification, defaults, validation) is tested for all of them.
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -307,6 +308,18 @@ def test_adaptive_rules_refuse_gradients_whose_squares_overflow(name):
     # |dw| = 1e150 still squares to a finite 1e300: the usual first step (10 lr for RMSProp)
     expected = 0.5 if name in ("adagrad", "adam") else 5.0
     np.testing.assert_allclose(np.abs(next_w), expected, rtol=1e-6)
+
+
+def test_adagrad_refuses_a_sum_of_squares_that_overflows_without_a_warning():
+    # Each |dw| = 1e154 squares to a finite 1e308, and two of them sum past 1.8e308 (the
+    # moving averages of the other rules stay below the largest square). The refusal
+    # must name the accumulation, and no RuntimeWarning must come before it.
+    w, config = np.zeros(1), {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"accumulated dw\*\*2 is not finite"):
+            for _ in range(10):
+                w, config = RULES["adagrad"](w, np.array([1e154]), config)
 
 
 def test_adam_accepts_a_numpy_step_count():
