@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from dlcode.checks import check_bool, check_int, check_seed, is_real
+from dlcode.checks import ArgumentTypeError, check_bool, check_int, check_real, check_seed, is_real
 
 __all__ = [
     "sgd",
@@ -24,6 +24,12 @@ __all__ = [
     "rmsprop_momentum",
     "adam",
     "clip_grad_norm",
+    "step_decay",
+    "exponential_decay",
+    "cosine_annealing",
+    "linear_warmup",
+    "sequential",
+    "scheduled",
 ]
 
 
@@ -491,3 +497,138 @@ def clip_grad_norm(grads, max_norm):
     factor = max_norm / total_norm if total_norm > max_norm else 1.0
     clipped = {name: (g * factor).astype(g.dtype, copy=False) for name, g in arrays.items()}
     return clipped, total_norm
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+class _Schedule:
+    """A learning-rate schedule ``t -> rate`` for the steps t = 0, 1, 2, ..."""
+
+    def __init__(self, formula, text):
+        self._formula, self._text = formula, text
+
+    def __call__(self, t):
+        return float(self._formula(check_int(t, "t", minimum=0)))
+
+    def __repr__(self):
+        return self._text
+
+
+def _check_lr(lr):
+    return check_real(lr, "lr", minimum=0, open_min=True)
+
+
+def _check_gamma(gamma):
+    return check_real(gamma, "gamma", minimum=0, maximum=1, open_min=True)
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def step_decay(lr, step_size, gamma=0.1):
+    """Schedule ``lr * gamma ** (t // step_size)`` (PyTorch's ``StepLR``).
+
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+
+    ``lr > 0``, ``step_size >= 1`` and ``gamma`` in (0, 1]; returns ``t -> rate``.
+    """
+    lr, gamma = _check_lr(lr), _check_gamma(gamma)
+    step_size = check_int(step_size, "step_size", minimum=1)
+    return _Schedule(lambda t: lr * gamma ** (t // step_size),
+                     f"step_decay(lr={lr:g}, step_size={step_size}, gamma={gamma:g})")
+
+
+def exponential_decay(lr, gamma):
+    """Schedule ``lr * gamma ** t`` (PyTorch's ``ExponentialLR``).
+
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+
+    ``lr > 0`` and ``gamma`` in (0, 1]; returns ``t -> rate``.
+    """
+    lr, gamma = _check_lr(lr), _check_gamma(gamma)
+    return _Schedule(lambda t: lr * gamma**t, f"exponential_decay(lr={lr:g}, gamma={gamma:g})")
+
+
+def cosine_annealing(lr, total_steps, min_lr=0.0):
+    """Schedule from ``lr`` down to ``min_lr`` at ``t = total_steps``, then constant.
+
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+
+    Cosine annealing (PyTorch's ``CosineAnnealingLR`` up to ``total_steps``);
+    ``lr > 0``, ``total_steps >= 1``, ``0 <= min_lr <= lr``.
+    """
+    lr, steps = _check_lr(lr), check_int(total_steps, "total_steps", minimum=1)
+    min_lr = check_real(min_lr, "min_lr", minimum=0, maximum=lr)
+
+    def formula(t):
+        return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * min(t, steps) / steps)) / 2
+
+    return _Schedule(formula, f"cosine_annealing(lr={lr:g}, total_steps={steps}, "
+                              f"min_lr={min_lr:g})")
+
+
+def linear_warmup(lr, warmup_steps, start_factor=0.1):
+    """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``, then ``lr``.
+
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+
+    Linear warmup (PyTorch's ``LinearLR``); ``start_factor`` in (0, 1].
+    """
+    lr, steps = _check_lr(lr), check_int(warmup_steps, "warmup_steps", minimum=1)
+    f = check_real(start_factor, "start_factor", minimum=0, maximum=1, open_min=True)
+    return _Schedule(lambda t: lr * (f + (1 - f) * min(t, steps) / steps),
+                     f"linear_warmup(lr={lr:g}, warmup_steps={steps}, start_factor={f:g})")
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def sequential(schedules, milestones):
+    """Run ``schedules[i]`` from step ``milestones[i - 1]`` on, restarting its count at 0.
+
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+
+    ``schedules``: callables ``t -> rate``; ``milestones``: increasing positive
+    steps, one fewer (PyTorch's ``SequentialLR``). Returns ``t -> rate``.
+    """
+    if not (isinstance(schedules, list | tuple) and schedules
+            and all(callable(s) for s in schedules)):
+        raise ArgumentTypeError(f"schedules must be a non-empty list of callables, "
+                                f"got {schedules!r}")
+    if not isinstance(milestones, list | tuple) or len(milestones) != len(schedules) - 1:
+        raise ValueError(f"milestones must be a list of {len(schedules) - 1} steps, one "
+                         f"between each two schedules, got {milestones!r}")
+    starts = [0]
+    for m in milestones:
+        starts.append(check_int(m, "each milestone", minimum=starts[-1] + 1))
+
+    def formula(t):
+        i = sum(t >= start for start in starts) - 1  # the last schedule started by t
+        return schedules[i](t - starts[i])
+
+    return _Schedule(formula, f"sequential({list(schedules)}, milestones={starts[1:]})")
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def scheduled(rule, schedule):
+    """The update rule ``rule`` with its learning rate ``schedule(t)`` at its t-th call.
+
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+
+    The new rule reads ``t = config["schedule_step"]`` (0 if absent), sets
+    ``config["learning_rate"] = schedule(t)``, applies ``rule`` and returns its
+    result with ``schedule_step`` set to ``t + 1``; the caller's dict is not modified.
+    """
+    if not callable(rule):
+        raise ArgumentTypeError(f"rule must be an update rule, got {rule!r}")
+    if not callable(schedule):
+        raise ArgumentTypeError(f"schedule must be callable, got {schedule!r}")
+
+    def scheduled_rule(w, dw, config=None):
+        config = _new_config(config)
+        t = check_int(config.get("schedule_step", 0), "config['schedule_step']", minimum=0)
+        config["learning_rate"] = schedule(t)
+        next_w, config = rule(w, dw, config)
+        return next_w, {**config, "schedule_step": t + 1}
+
+    scheduled_rule.__name__ = f"scheduled_{getattr(rule, '__name__', 'rule')}"
+    return scheduled_rule
