@@ -504,14 +504,11 @@ def clip_grad_norm(grads, max_norm):
 class _Schedule:
     """A learning-rate schedule ``t -> rate`` for the steps t = 0, 1, 2, ..."""
 
-    def __init__(self, formula, text):
-        self._formula, self._text = formula, text
+    def __init__(self, formula):
+        self._formula = formula
 
     def __call__(self, t):
         return float(self._formula(check_int(t, "t", minimum=0)))
-
-    def __repr__(self):
-        return self._text
 
 
 def _check_lr(lr):
@@ -529,12 +526,11 @@ def step_decay(lr, step_size, gamma=0.1):
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``lr > 0``, ``step_size >= 1`` and ``gamma`` in (0, 1]; returns ``t -> rate``.
+    ``lr > 0``, ``step_size >= 1``, ``gamma`` in (0, 1]; returns ``t -> rate``.
     """
     lr, gamma = _check_lr(lr), _check_gamma(gamma)
     step_size = check_int(step_size, "step_size", minimum=1)
-    return _Schedule(lambda t: lr * gamma ** (t // step_size),
-                     f"step_decay(lr={lr:g}, step_size={step_size}, gamma={gamma:g})")
+    return _Schedule(lambda t: lr * gamma ** (t // step_size))
 
 
 def exponential_decay(lr, gamma):
@@ -542,10 +538,10 @@ def exponential_decay(lr, gamma):
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``lr > 0`` and ``gamma`` in (0, 1]; returns ``t -> rate``.
+    ``lr > 0``, ``gamma`` in (0, 1]; returns ``t -> rate``.
     """
     lr, gamma = _check_lr(lr), _check_gamma(gamma)
-    return _Schedule(lambda t: lr * gamma**t, f"exponential_decay(lr={lr:g}, gamma={gamma:g})")
+    return _Schedule(lambda t: lr * gamma**t)
 
 
 def cosine_annealing(lr, total_steps, min_lr=0.0):
@@ -553,70 +549,70 @@ def cosine_annealing(lr, total_steps, min_lr=0.0):
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    Cosine annealing (PyTorch's ``CosineAnnealingLR`` up to ``total_steps``);
-    ``lr > 0``, ``total_steps >= 1``, ``0 <= min_lr <= lr``.
+    ``lr > 0``, ``total_steps >= 1``, ``0 <= min_lr <= lr``; returns ``t -> rate``.
     """
-    lr, steps = _check_lr(lr), check_int(total_steps, "total_steps", minimum=1)
+    lr, T = _check_lr(lr), check_int(total_steps, "total_steps", minimum=1)
     min_lr = check_real(min_lr, "min_lr", minimum=0, maximum=lr)
-
-    def formula(t):
-        return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * min(t, steps) / steps)) / 2
-
-    return _Schedule(formula, f"cosine_annealing(lr={lr:g}, total_steps={steps}, "
-                              f"min_lr={min_lr:g})")
+    return _Schedule(
+        lambda t: min_lr + (lr - min_lr) * (1 + math.cos(math.pi * min(t, T) / T)) / 2)
 
 
 def linear_warmup(lr, warmup_steps, start_factor=0.1):
-    """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``, then ``lr``.
+    """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``.
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    Linear warmup (PyTorch's ``LinearLR``); ``start_factor`` in (0, 1].
+    Then constant (PyTorch's ``LinearLR``); ``start_factor`` in (0, 1].
     """
-    lr, steps = _check_lr(lr), check_int(warmup_steps, "warmup_steps", minimum=1)
+    lr, W = _check_lr(lr), check_int(warmup_steps, "warmup_steps", minimum=1)
     f = check_real(start_factor, "start_factor", minimum=0, maximum=1, open_min=True)
-    return _Schedule(lambda t: lr * (f + (1 - f) * min(t, steps) / steps),
-                     f"linear_warmup(lr={lr:g}, warmup_steps={steps}, start_factor={f:g})")
+    return _Schedule(lambda t: lr * (f + (1 - f) * min(t, W) / W))
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def _sequence_starts(schedules, milestones):
+    """The steps at which the schedules start: 0 and the checked milestones."""
+    if not (isinstance(schedules, list | tuple) and schedules
+            and all(callable(s) for s in schedules)):
+        raise ArgumentTypeError(f"schedules must be a non-empty list of callables, "
+                                f"got {schedules!r}")
+    if (not isinstance(milestones, list | tuple)
+            or len(milestones) != len(schedules) - 1):
+        raise ValueError(f"milestones must be a list of {len(schedules) - 1} steps, "
+                         f"one between each two schedules, got {milestones!r}")
+    starts = [0]
+    for m in milestones:
+        starts.append(check_int(m, "each milestone", minimum=starts[-1] + 1))
+    return starts
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def sequential(schedules, milestones):
-    """Run ``schedules[i]`` from step ``milestones[i - 1]`` on, restarting its count at 0.
+    """Run ``schedules[i]`` from step ``milestones[i - 1]`` on, counting from 0.
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``schedules``: callables ``t -> rate``; ``milestones``: increasing positive
-    steps, one fewer (PyTorch's ``SequentialLR``). Returns ``t -> rate``.
+    PyTorch's ``SequentialLR``; returns ``t -> rate``.
     """
-    if not (isinstance(schedules, list | tuple) and schedules
-            and all(callable(s) for s in schedules)):
-        raise ArgumentTypeError(f"schedules must be a non-empty list of callables, "
-                                f"got {schedules!r}")
-    if not isinstance(milestones, list | tuple) or len(milestones) != len(schedules) - 1:
-        raise ValueError(f"milestones must be a list of {len(schedules) - 1} steps, one "
-                         f"between each two schedules, got {milestones!r}")
-    starts = [0]
-    for m in milestones:
-        starts.append(check_int(m, "each milestone", minimum=starts[-1] + 1))
+    starts = _sequence_starts(schedules, milestones)
 
     def formula(t):
         i = sum(t >= start for start in starts) - 1  # the last schedule started by t
         return schedules[i](t - starts[i])
 
-    return _Schedule(formula, f"sequential({list(schedules)}, milestones={starts[1:]})")
+    return _Schedule(formula)
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def scheduled(rule, schedule):
-    """The update rule ``rule`` with its learning rate ``schedule(t)`` at its t-th call.
+    """The update rule ``rule`` with the learning rate ``schedule(t)`` at its t-th call.
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    The new rule reads ``t = config["schedule_step"]`` (0 if absent), sets
-    ``config["learning_rate"] = schedule(t)``, applies ``rule`` and returns its
-    result with ``schedule_step`` set to ``t + 1``; the caller's dict is not modified.
+    The step t is kept in ``config["schedule_step"]`` (0 if absent).
     """
     if not callable(rule):
         raise ArgumentTypeError(f"rule must be an update rule, got {rule!r}")
@@ -624,8 +620,9 @@ def scheduled(rule, schedule):
         raise ArgumentTypeError(f"schedule must be callable, got {schedule!r}")
 
     def scheduled_rule(w, dw, config=None):
-        config = _new_config(config)
-        t = check_int(config.get("schedule_step", 0), "config['schedule_step']", minimum=0)
+        config = _new_config(config)  # a copy: the caller's dict is not modified
+        t = check_int(config.get("schedule_step", 0), "config['schedule_step']",
+                      minimum=0)
         config["learning_rate"] = schedule(t)
         next_w, config = rule(w, dw, config)
         return next_w, {**config, "schedule_step": t + 1}
