@@ -519,15 +519,17 @@ def _check_gamma(gamma):
     return check_real(gamma, "gamma", minimum=0, maximum=1, open_min=True)
 
 
+def _check_callable(value, name):
+    if not callable(value):
+        raise ArgumentTypeError(f"{name} must be callable, got {value!r}")
+
+
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def step_decay(lr, step_size, gamma=0.1):
     """Schedule ``lr * gamma ** (t // step_size)`` (PyTorch's ``StepLR``).
-
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    ``lr > 0``, ``step_size >= 1``, ``gamma`` in (0, 1]; returns ``t -> rate``.
-    """
+    ``lr > 0``, ``step_size >= 1``, ``gamma`` in (0, 1]; returns ``t -> rate``."""
     lr, gamma = _check_lr(lr), _check_gamma(gamma)
     step_size = check_int(step_size, "step_size", minimum=1)
     return _Schedule(lambda t: lr * gamma ** (t // step_size))
@@ -535,22 +537,16 @@ def step_decay(lr, step_size, gamma=0.1):
 
 def exponential_decay(lr, gamma):
     """Schedule ``lr * gamma ** t`` (PyTorch's ``ExponentialLR``).
-
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    ``lr > 0``, ``gamma`` in (0, 1]; returns ``t -> rate``.
-    """
+    ``lr > 0``, ``gamma`` in (0, 1]; returns ``t -> rate``."""
     lr, gamma = _check_lr(lr), _check_gamma(gamma)
     return _Schedule(lambda t: lr * gamma**t)
 
 
 def cosine_annealing(lr, total_steps, min_lr=0.0):
     """Schedule from ``lr`` down to ``min_lr`` at ``t = total_steps``, then constant.
-
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    ``lr > 0``, ``total_steps >= 1``, ``0 <= min_lr <= lr``; returns ``t -> rate``.
-    """
+    ``lr > 0``, ``total_steps >= 1``, ``0 <= min_lr <= lr``; returns ``t -> rate``."""
     lr, T = _check_lr(lr), check_int(total_steps, "total_steps", minimum=1)
     min_lr = check_real(min_lr, "min_lr", minimum=0, maximum=lr)
     return _Schedule(
@@ -559,11 +555,8 @@ def cosine_annealing(lr, total_steps, min_lr=0.0):
 
 def linear_warmup(lr, warmup_steps, start_factor=0.1):
     """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``.
-
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    Then constant (PyTorch's ``LinearLR``); ``start_factor`` in (0, 1].
-    """
+    Then constant (PyTorch's ``LinearLR``); ``start_factor`` in (0, 1]."""
     lr, W = _check_lr(lr), check_int(warmup_steps, "warmup_steps", minimum=1)
     f = check_real(start_factor, "start_factor", minimum=0, maximum=1, open_min=True)
     return _Schedule(lambda t: lr * (f + (1 - f) * min(t, W) / W))
@@ -591,11 +584,8 @@ def _sequence_starts(schedules, milestones):
 
 def sequential(schedules, milestones):
     """Run ``schedules[i]`` from step ``milestones[i - 1]`` on, counting from 0.
-
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    PyTorch's ``SequentialLR``; returns ``t -> rate``.
-    """
+    PyTorch's ``SequentialLR``; returns ``t -> rate``."""
     starts = _sequence_starts(schedules, milestones)
 
     def formula(t):
@@ -609,15 +599,10 @@ def sequential(schedules, milestones):
 
 def scheduled(rule, schedule):
     """The update rule ``rule`` with the learning rate ``schedule(t)`` at its t-th call.
-
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    The step t is kept in ``config["schedule_step"]`` (0 if absent).
-    """
-    if not callable(rule):
-        raise ArgumentTypeError(f"rule must be an update rule, got {rule!r}")
-    if not callable(schedule):
-        raise ArgumentTypeError(f"schedule must be callable, got {schedule!r}")
+    The step t is kept in ``config["schedule_step"]`` (0 if absent)."""
+    _check_callable(rule, "rule")
+    _check_callable(schedule, "schedule")
 
     def scheduled_rule(w, dw, config=None):
         config = _new_config(config)  # a copy: the caller's dict is not modified
