@@ -227,3 +227,21 @@ def test_scheduled_rule_works_in_the_solver():
         assert config["schedule_step"] == steps
         # lr_decay scaled the rate after the last epoch; the schedule sets it anew each step
         assert math.isclose(config["learning_rate"], 0.5 * schedule(steps - 1))
+
+
+def test_the_solvers_lr_decay_is_step_decay_per_epoch():
+    from dlcode.data import load_digits
+    from dlcode.models import FullyConnectedNet
+
+    data = load_digits()
+    per_epoch = -(-len(data["X_train"]) // 200)
+    losses = []
+    for rule, config, decay in ((sgd_momentum, {"learning_rate": 0.2}, 0.5),
+                                (scheduled(sgd_momentum, step_decay(0.2, per_epoch, 0.5)),
+                                 {}, 1.0)):
+        model = FullyConnectedNet([16], 64, 10, weight_scale=0.05, seed=1)
+        solver = Solver(model, data, rule, optim_config=config, lr_decay=decay,
+                        batch_size=200, num_epochs=3, seed=1).train()
+        losses.append(np.array(solver.loss_history))  # depends on every update
+    assert len(losses[0]) == 3 * per_epoch and np.array_equal(losses[0], losses[1])
+    assert not np.array_equal(losses[0][per_epoch:], losses[0][:-per_epoch])
