@@ -23,6 +23,12 @@ __all__ = [
     "rmsprop_momentum",
     "adam",
     "clip_grad_norm",
+    "step_decay",
+    "exponential_decay",
+    "cosine_annealing",
+    "linear_warmup",
+    "sequential",
+    "scheduled",
 ]
 
 
@@ -268,3 +274,120 @@ def clip_grad_norm(grads, max_norm):
     clipped = {name: (g / scale * factor).astype(g.dtype, copy=False)
                for name, g in arrays.items()}
     return clipped, total_norm
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+class _Schedule:
+    """A learning-rate schedule ``t -> rate`` for the steps t = 0, 1, 2, ..."""
+
+    def __init__(self, formula):
+        self._formula = formula
+
+    def __call__(self, t):
+        return float(self._formula(check_int(t, "t", minimum=0)))
+
+
+def _check_lr(lr):
+    return check_real(lr, "lr", minimum=0, open_min=True)
+
+
+def _check_gamma(gamma):
+    return check_real(gamma, "gamma", minimum=0, maximum=1, open_min=True)
+
+
+def _check_callable(value, name):
+    if not callable(value):
+        raise ArgumentTypeError(f"{name} must be callable, got {value!r}")
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def step_decay(lr, step_size, gamma=0.1):
+    """Schedule ``lr * gamma ** (t // step_size)`` (PyTorch's ``StepLR``).
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    ``lr > 0``, ``step_size >= 1``, ``gamma`` in (0, 1]; returns ``t -> rate``."""
+    lr, gamma = _check_lr(lr), _check_gamma(gamma)
+    step_size = check_int(step_size, "step_size", minimum=1)
+    return _Schedule(lambda t: lr * gamma ** (t // step_size))
+
+
+def exponential_decay(lr, gamma):
+    """Schedule ``lr * gamma ** t`` (PyTorch's ``ExponentialLR``).
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    ``lr > 0``, ``gamma`` in (0, 1]; returns ``t -> rate``."""
+    lr, gamma = _check_lr(lr), _check_gamma(gamma)
+    return _Schedule(lambda t: lr * gamma**t)
+
+
+def cosine_annealing(lr, total_steps, min_lr=0.0):
+    """Schedule from ``lr`` down to ``min_lr`` at ``t = total_steps``, then constant.
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    ``lr > 0``, ``total_steps >= 1``, ``0 <= min_lr <= lr``; returns ``t -> rate``."""
+    lr, T = _check_lr(lr), check_int(total_steps, "total_steps", minimum=1)
+    min_lr = check_real(min_lr, "min_lr", minimum=0, maximum=lr)
+    return _Schedule(
+        lambda t: min_lr + (lr - min_lr) * (1 + math.cos(math.pi * min(t, T) / T)) / 2)
+
+
+def linear_warmup(lr, warmup_steps, start_factor=0.1):
+    """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``.
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    Then constant (PyTorch's ``LinearLR``); ``start_factor`` in (0, 1]."""
+    lr, W = _check_lr(lr), check_int(warmup_steps, "warmup_steps", minimum=1)
+    f = check_real(start_factor, "start_factor", minimum=0, maximum=1, open_min=True)
+    return _Schedule(lambda t: lr * (f + (1 - f) * min(t, W) / W))
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def _sequence_starts(schedules, milestones):
+    """The steps at which the schedules start: 0 and the checked milestones."""
+    if not (isinstance(schedules, list | tuple) and schedules
+            and all(callable(s) for s in schedules)):
+        raise ArgumentTypeError(f"schedules must be a non-empty list of callables, "
+                                f"got {schedules!r}")
+    if (not isinstance(milestones, list | tuple)
+            or len(milestones) != len(schedules) - 1):
+        raise ValueError(f"milestones must be a list of {len(schedules) - 1} steps, "
+                         f"one between each two schedules, got {milestones!r}")
+    starts = [0]
+    for m in milestones:
+        starts.append(check_int(m, "each milestone", minimum=starts[-1] + 1))
+    return starts
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def sequential(schedules, milestones):
+    """Run ``schedules[i]`` from step ``milestones[i - 1]`` on, counting from 0.
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    PyTorch's ``SequentialLR``; returns ``t -> rate``."""
+    starts = _sequence_starts(schedules, milestones)
+
+    def formula(t):
+        i = sum(t >= start for start in starts) - 1  # the last schedule started by t
+        return schedules[i](t - starts[i])
+
+    return _Schedule(formula)
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def scheduled(rule, schedule):
+    """The update rule ``rule`` with the learning rate ``schedule(t)`` at its t-th call.
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    The step t is kept in ``config["schedule_step"]`` (0 if absent)."""
+    _check_callable(rule, "rule")
+    _check_callable(schedule, "schedule")
+
+    def scheduled_rule(w, dw, config=None):
+        config = _new_config(config)  # a copy: the caller's dict is not modified
+        t = check_int(config.get("schedule_step", 0), "config['schedule_step']",
+                      minimum=0)
+        config["learning_rate"] = schedule(t)
+        next_w, config = rule(w, dw, config)
+        return next_w, {**config, "schedule_step": t + 1}
+
+    scheduled_rule.__name__ = f"scheduled_{getattr(rule, '__name__', 'rule')}"
+    return scheduled_rule
