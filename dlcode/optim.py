@@ -301,6 +301,16 @@ def _check_callable(value, name):
         raise ArgumentTypeError(f"{name} must be callable, got {value!r}")
 
 
+def _check_scheduled_rate(config, schedule, t):
+    """Reject a rate in ``config`` other than the one the schedule set at step t - 1."""
+    last = schedule(max(t - 1, 0))  # at t = 0: a caller's rate must equal schedule(0)
+    if config.get("learning_rate", last) != last:
+        raise ValueError(f"config['learning_rate'] is set by the schedule, which gives "
+                         f"{last!r} at step {max(t - 1, 0)}, got "
+                         f"{config['learning_rate']!r} (changed by lr_decay or a "
+                         f"caller?)")
+
+
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def step_decay(lr, step_size, gamma=0.1):
@@ -331,9 +341,10 @@ def cosine_annealing(lr, total_steps, min_lr=0.0):
 
 
 def linear_warmup(lr, warmup_steps, start_factor=0.1):
-    """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``.
+    """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``, then
+    constant; ``start_factor`` in (0, 1]. PyTorch's ``LinearLR`` with ``end_factor=1``
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-    Then constant (PyTorch's ``LinearLR``); ``start_factor`` in (0, 1]."""
+    (no other end factor here); its defaults differ: start_factor 1/3, total_iters 5."""
     lr, W = _check_lr(lr), check_int(warmup_steps, "warmup_steps", minimum=1)
     f = check_real(start_factor, "start_factor", minimum=0, maximum=1, open_min=True)
     return _Schedule(lambda t: lr * (f + (1 - f) * min(t, W) / W))
@@ -376,8 +387,10 @@ def sequential(schedules, milestones):
 
 def scheduled(rule, schedule):
     """The update rule ``rule`` with the learning rate ``schedule(t)`` at its t-th call.
+    The step t is kept in ``config["schedule_step"]`` (0 if absent). The schedule owns
+    the rate: a config rate other than the one it set (a caller's rate other than
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-    The step t is kept in ``config["schedule_step"]`` (0 if absent)."""
+    ``schedule(0)``, or one changed by the Solver's ``lr_decay``) raises ValueError."""
     _check_callable(rule, "rule")
     _check_callable(schedule, "schedule")
 
@@ -385,6 +398,7 @@ def scheduled(rule, schedule):
         config = _new_config(config)  # a copy: the caller's dict is not modified
         t = check_int(config.get("schedule_step", 0), "config['schedule_step']",
                       minimum=0)
+        _check_scheduled_rate(config, schedule, t)
         config["learning_rate"] = schedule(t)
         next_w, config = rule(w, dw, config)
         return next_w, {**config, "schedule_step": t + 1}

@@ -221,12 +221,33 @@ def test_scheduled_rule_works_in_the_solver():
     model = FullyConnectedNet([16], 64, 10, weight_scale=0.05, seed=0)
     schedule = cosine_annealing(0.3, 1000)
     solver = Solver(model, data, scheduled(sgd_momentum, schedule), batch_size=200,
-                    num_epochs=2, seed=0, lr_decay=0.5).train()
+                    num_epochs=2, seed=0).train()
     steps = len(solver.loss_history)
     for config in solver.optim_configs.values():
         assert config["schedule_step"] == steps
-        # lr_decay scaled the rate after the last epoch; the schedule sets it anew each step
-        assert math.isclose(config["learning_rate"], 0.5 * schedule(steps - 1))
+        assert config["learning_rate"] == schedule(steps - 1)
+
+
+def test_scheduled_rule_rejects_a_rate_changed_by_lr_decay():
+    from dlcode.data import load_digits
+    from dlcode.models import FullyConnectedNet
+
+    data = load_digits()
+    model = FullyConnectedNet([16], 64, 10, weight_scale=0.05, seed=0)
+    solver = Solver(model, data, scheduled(sgd_momentum, cosine_annealing(0.3, 1000)),
+                    batch_size=200, num_epochs=2, seed=0, lr_decay=0.5)
+    with pytest.raises(ValueError, match="learning_rate.*lr_decay"):
+        solver.train()  # the first step of the second epoch finds the decayed rate
+
+
+def test_scheduled_rule_rejects_a_callers_rate_other_than_the_first():
+    rule = scheduled(sgd, exponential_decay(1.0, 0.5))
+    with pytest.raises(ValueError, match="learning_rate"):
+        rule(np.ones(2), np.ones(2), {"learning_rate": 0.3})
+    w, config = rule(np.ones(2), np.ones(2), {"learning_rate": 1.0})  # schedule(0): fine
+    assert np.allclose(w, 0.0) and config["learning_rate"] == 1.0
+    with pytest.raises(ValueError, match="learning_rate"):
+        rule(w, np.ones(2), {**config, "learning_rate": 0.9})
 
 
 def test_the_solvers_lr_decay_is_step_decay_per_epoch():
@@ -238,10 +259,13 @@ def test_the_solvers_lr_decay_is_step_decay_per_epoch():
     losses = []
     for rule, config, decay in ((sgd_momentum, {"learning_rate": 0.2}, 0.5),
                                 (scheduled(sgd_momentum, step_decay(0.2, per_epoch, 0.5)),
+                                 {}, 1.0),
+                                # negative control: the decay one step late
+                                (scheduled(sgd_momentum, step_decay(0.2, per_epoch + 1, 0.5)),
                                  {}, 1.0)):
         model = FullyConnectedNet([16], 64, 10, weight_scale=0.05, seed=1)
         solver = Solver(model, data, rule, optim_config=config, lr_decay=decay,
                         batch_size=200, num_epochs=3, seed=1).train()
         losses.append(np.array(solver.loss_history))  # depends on every update
     assert len(losses[0]) == 3 * per_epoch and np.array_equal(losses[0], losses[1])
-    assert not np.array_equal(losses[0][per_epoch:], losses[0][:-per_epoch])
+    assert not np.array_equal(losses[0], losses[2])
