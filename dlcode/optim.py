@@ -8,11 +8,10 @@ Do not edit: change the chapter and run ``make sync``.
 """
 
 import math
-import numbers
 
 import numpy as np
 
-from dlcode.checks import ArgumentTypeError, check_bool, check_int, check_seed, is_real
+from dlcode.checks import ArgumentTypeError, check_bool, check_int, check_real, check_seed, is_real
 
 __all__ = [
     "sgd",
@@ -24,6 +23,12 @@ __all__ = [
     "rmsprop_momentum",
     "adam",
     "clip_grad_norm",
+    "step_decay",
+    "exponential_decay",
+    "cosine_annealing",
+    "linear_warmup",
+    "sequential",
+    "scheduled",
 ]
 
 
@@ -97,397 +102,306 @@ def minibatch_indices(n, batch_size, seed=None, shuffle=True):
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
-def _check_fraction(config, key):
-    """Raise unless ``config[key]`` is a real number in [0, 1)."""
-    value = config[key]
-    if not (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-            and 0 <= value < 1):
-        raise ValueError(f"config[{key!r}] must be a number in [0, 1), got {value!r}")
+def _hyper(config, key, default, fraction=False):
+    """Fill in ``config[key]`` and return it: in [0, 1) if `fraction`, else positive."""
+    value = config.setdefault(key, default)
+    name = f"config[{key!r}]"
+    if fraction:
+        return check_real(value, name, 0, 1, open_max=True)
+    return check_real(value, name, 0, open_min=True)
 
 
 def _state(config, key, w, dw):
-    """The state array ``config[key]``, or zeros shaped like ``w`` if it is absent or None."""
+    """The state array ``config[key]``, or zeros like ``w`` if absent or None."""
     if config.get(key) is None:
         return np.zeros(w.shape, dtype=np.result_type(w, dw))
     state = np.asarray(config[key])
-    if not np.issubdtype(state.dtype, np.floating) or state.shape != w.shape:
-        raise ValueError(f"config[{key!r}] must be a floating-point array of the shape of w "
-                         f"{w.shape}, got dtype {state.dtype} and shape {state.shape}")
+    if state.dtype.kind != "f" or state.shape != w.shape:
+        raise ValueError(f"config[{key!r}] must be a floating-point array of the "
+                         f"shape of w {w.shape}, got dtype {state.dtype} and shape "
+                         f"{state.shape}")
     return state
 
 
+_FRACTIONS = ("momentum", "decay_rate", "beta1", "beta2")
+
+
+def _setup(config, **defaults):
+    """A copy of `config` with `defaults` filled in, and their checked values."""
+    config = _new_config(config)
+    return config, *(_hyper(config, k, v, k in _FRACTIONS) for k, v in defaults.items())
+
+
+def _squares(cache, dw, decay=1.0, weight=1.0):
+    """``decay * cache + weight * dw**2``; ValueError if that overflows float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cache = decay * cache + weight * dw * dw
+    if not np.all(np.isfinite(cache)):
+        raise ValueError("the accumulated dw**2 is not finite (dw has NaN or inf, or "
+                         "grew beyond float64's range, |dw| ~ 1e154); rescale the loss")
+    return cache
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
 def sgd_momentum(w, dw, config=None):
-    """Stochastic gradient descent with momentum, in PyTorch's convention.
+    """SGD with momentum as ``torch.optim.SGD(momentum=...)``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``velocity = momentum * velocity + dw`` and
-    ``next_w = w - learning_rate * velocity``, starting from a zero velocity:
-    the update of ``torch.optim.SGD(momentum=...)``. The notes' velocity
-    ``v = momentum * v - learning_rate * dw`` equals ``-learning_rate *
-    velocity`` while the learning rate is constant.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``momentum`` (in
-        [0, 1), default ``0.9``) and the state ``velocity`` (array of the
-        shape of ``w``, zeros if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``velocity`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
-    """
-    config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
+    config: ``learning_rate`` (1e-2), ``momentum`` (0.9); state ``velocity``."""
+    config, lr, alpha = _setup(config, learning_rate=1e-2, momentum=0.9)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "momentum")
-    velocity = config["momentum"] * _state(config, "velocity", w, dw) + dw
-    config["velocity"] = velocity
-    next_w = (w - config["learning_rate"] * velocity).astype(w.dtype, copy=False)
-    return next_w, config
+    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
+    return (w - lr * velocity).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def nesterov_momentum(w, dw, config=None):
-    """Nesterov momentum at the look-ahead point, in PyTorch's convention.
-
+    """Nesterov momentum as ``torch.optim.SGD(momentum=..., nesterov=True)``; ``w`` is
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    ``velocity = momentum * velocity + dw`` and
-    ``next_w = w - learning_rate * (dw + momentum * velocity)``: the update of
-    ``torch.optim.SGD(momentum=..., nesterov=True)``. ``w`` is the look-ahead
-    point ``theta + alpha v`` of the notes' form, where ``dw`` is evaluated.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current (look-ahead) parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss at ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``momentum`` (in
-        [0, 1), default ``0.9``) and the state ``velocity`` (array of the
-        shape of ``w``, zeros if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``velocity`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
-    """
-    config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
+    the look-ahead point, where ``dw`` is taken. Config and result as `sgd_momentum`."""
+    config, lr, alpha = _setup(config, learning_rate=1e-2, momentum=0.9)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "momentum")
-    mu = config["momentum"]
-    velocity = mu * _state(config, "velocity", w, dw) + dw
-    config["velocity"] = velocity
-    next_w = (w - config["learning_rate"] * (dw + mu * velocity)).astype(w.dtype, copy=False)
-    return next_w, config
+    config["velocity"] = velocity = alpha * _state(config, "velocity", w, dw) + dw
+    return (w - lr * (dw + alpha * velocity)).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def adagrad(w, dw, config=None):
-    """Adagrad: divide each coordinate by the root of its summed squared gradients.
+    """Adagrad as ``torch.optim.Adagrad``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = cache + dw**2`` and
-    ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``: the update
-    of ``torch.optim.Adagrad`` (with ``lr_decay=0``).
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``epsilon`` (positive,
-        default ``1e-8``) and the state ``cache`` (array of the shape of
-        ``w``, zeros if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``cache`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
-    """
-    config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("epsilon", 1e-8)
+    config: ``learning_rate`` (1e-2), ``epsilon`` (1e-8); state ``cache``."""
+    config, lr, eps = _setup(config, learning_rate=1e-2, epsilon=1e-8)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_positive(config, "epsilon")
-    cache = _state(config, "cache", w, dw) + dw * dw
-    config["cache"] = cache
-    step = dw / (np.sqrt(cache) + config["epsilon"])
-    next_w = (w - config["learning_rate"] * step).astype(w.dtype, copy=False)
-    return next_w, config
+    config["cache"] = cache = _squares(_state(config, "cache", w, dw), dw)
+    return (w - lr * (dw / (np.sqrt(cache) + eps))).astype(w.dtype, copy=False), config
 
 
 def rmsprop(w, dw, config=None):
-    """RMSProp: divide each coordinate by the root of a moving average of its squares.
+    """RMSProp as ``torch.optim.RMSprop(alpha=decay_rate)``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2`` and
-    ``next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)``: the update
-    of ``torch.optim.RMSprop`` with ``alpha=decay_rate`` and no momentum.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``decay_rate`` (in
-        [0, 1), default ``0.99``), ``epsilon`` (positive, default ``1e-8``)
-        and the state ``cache`` (array of the shape of ``w``, zeros if
-        absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and a new ``cache`` array.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
-    """
-    config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("epsilon", 1e-8)
+    config: as `adagrad` and ``decay_rate`` (0.99)."""
+    config, lr, beta, eps = _setup(config, learning_rate=1e-2, decay_rate=0.99,
+                                   epsilon=1e-8)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "decay_rate")
-    _check_positive(config, "epsilon")
-    beta = config["decay_rate"]
-    cache = beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw
+    cache = _squares(_state(config, "cache", w, dw), dw, beta, 1 - beta)
     config["cache"] = cache
-    step = dw / (np.sqrt(cache) + config["epsilon"])
-    next_w = (w - config["learning_rate"] * step).astype(w.dtype, copy=False)
-    return next_w, config
+    return (w - lr * (dw / (np.sqrt(cache) + eps))).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def rmsprop_momentum(w, dw, config=None):
-    """RMSProp with momentum, in PyTorch's convention.
+    """RMSProp with momentum as ``torch.optim.RMSprop(alpha=..., momentum=...)``.
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2``,
-    ``velocity = momentum * velocity + dw / (sqrt(cache) + epsilon)`` and
-    ``next_w = w - learning_rate * velocity``: the update of
-    ``torch.optim.RMSprop(alpha=decay_rate, momentum=momentum)``.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-2``), ``decay_rate`` (in
-        [0, 1), default ``0.99``), ``momentum`` (in [0, 1), default ``0.9``),
-        ``epsilon`` (positive, default ``1e-8``) and the states ``cache`` and
-        ``velocity`` (arrays of the shape of ``w``, zeros if absent). Not
-        modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in and new state arrays.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
-    """
-    config = _new_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("momentum", 0.9)
-    config.setdefault("epsilon", 1e-8)
+    config: as `rmsprop` and ``momentum`` (0.9); states ``cache``, ``velocity``."""
+    config, lr, beta, alpha, eps = _setup(config, learning_rate=1e-2, decay_rate=0.99,
+                                          momentum=0.9, epsilon=1e-8)
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "decay_rate")
-    _check_fraction(config, "momentum")
-    _check_positive(config, "epsilon")
-    beta = config["decay_rate"]
-    cache = beta * _state(config, "cache", w, dw) + (1 - beta) * dw * dw
-    velocity = (config["momentum"] * _state(config, "velocity", w, dw)
-                + dw / (np.sqrt(cache) + config["epsilon"]))
+    cache = _squares(_state(config, "cache", w, dw), dw, beta, 1 - beta)
+    velocity = alpha * _state(config, "velocity", w, dw) + dw / (np.sqrt(cache) + eps)
     config["cache"], config["velocity"] = cache, velocity
-    next_w = (w - config["learning_rate"] * velocity).astype(w.dtype, copy=False)
-    return next_w, config
+    return (w - lr * velocity).astype(w.dtype, copy=False), config
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
-def _check_step_count(config):
-    """Raise unless ``config['t']`` is a non-negative integer."""
-    value = config["t"]
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-            and value >= 0):
-        raise ValueError(f"config['t'] must be a non-negative integer, got {value!r}")
-
-
 def adam(w, dw, config=None):
-    """Adam with bias correction (Kingma and Ba, Algorithm 1).
+    """Adam with bias correction as ``torch.optim.Adam``: a new (next_w, config).
 
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
 
-    ``t = t + 1``, ``m = beta1 * m + (1 - beta1) * dw``,
-    ``v = beta2 * v + (1 - beta2) * dw**2``,
-    ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)`` and
-    ``next_w = w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)``: the
-    update of ``torch.optim.Adam``. ``m`` and ``v`` are the notes' first and
-    second moments v and a.
-
-    Parameters
-    ----------
-    w : ndarray of float, any shape
-        Current parameters. Not modified.
-    dw : ndarray of float, same shape as ``w``
-        Gradient of the loss with respect to ``w``. Not modified.
-    config : dict or None, optional
-        ``learning_rate`` (positive, default ``1e-3``), ``beta1`` and
-        ``beta2`` (in [0, 1), defaults ``0.9`` and ``0.999``), ``epsilon``
-        (positive, default ``1e-8``) and the state: ``m`` and ``v`` (arrays of
-        the shape of ``w``, zeros if absent) and the step count ``t`` (a
-        non-negative integer, 0 if absent). Not modified.
-
-    Returns
-    -------
-    next_w : ndarray, shape and dtype of ``w``
-        The updated parameters, a new array.
-    config : dict
-        A new dict with the defaults filled in, new ``m`` and ``v`` arrays and
-        ``t`` increased by one.
-
-    Raises
-    ------
-    ValueError
-        If the arrays are not floating-point arrays of one shape, ``config``
-        is not a dict, or a hyperparameter or the state is invalid.
-    """
-    config = _new_config(config)
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("beta1", 0.9)
-    config.setdefault("beta2", 0.999)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("t", 0)
+    config: ``learning_rate`` (1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon``
+    (1e-8); states ``m`` and ``v`` (the text's v and a) and the step count ``t``."""
+    config, lr, beta1, beta2, eps = _setup(config, learning_rate=1e-3, beta1=0.9,
+                                           beta2=0.999, epsilon=1e-8)
+    t = check_int(config.setdefault("t", 0), "config['t']", minimum=0) + 1
     w, dw = _check_arrays(w, dw)
-    _check_positive(config, "learning_rate")
-    _check_fraction(config, "beta1")
-    _check_fraction(config, "beta2")
-    _check_positive(config, "epsilon")
-    _check_step_count(config)
-    beta1, beta2, t = config["beta1"], config["beta2"], int(config["t"]) + 1
     m = beta1 * _state(config, "m", w, dw) + (1 - beta1) * dw
-    v = beta2 * _state(config, "v", w, dw) + (1 - beta2) * dw * dw
+    v = _squares(_state(config, "v", w, dw), dw, beta2, 1 - beta2)
     config["m"], config["v"], config["t"] = m, v, t
     m_hat = m / (1 - beta1**t)
-    denominator = np.sqrt(v) / np.sqrt(1 - beta2**t) + config["epsilon"]
-    next_w = (w - config["learning_rate"] * (m_hat / denominator)).astype(w.dtype, copy=False)
-    return next_w, config
+    denominator = np.sqrt(v) / np.sqrt(1 - beta2**t) + eps
+    return (w - lr * (m_hat / denominator)).astype(w.dtype, copy=False), config
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def _grad_arrays(grads):
+    """The arrays of a dict of gradients, checked: floating-point and finite."""
+    if not isinstance(grads, dict):
+        raise ArgumentTypeError(f"grads must be a dict of arrays, "
+                                f"got {type(grads).__name__}")
+    arrays = {}
+    for name, g in grads.items():
+        g = np.asarray(g)
+        if g.dtype.kind != "f":
+            raise ArgumentTypeError(f"grads[{name!r}] must be a floating-point array, "
+                                    f"got dtype {g.dtype}")
+        if not np.all(np.isfinite(g)):
+            raise ValueError(f"grads[{name!r}] contains NaN or infinite entries")
+        arrays[name] = g
+    return arrays
 
 
 # --- from book/12-optimization.md: Optimization algorithms ---
 
 def clip_grad_norm(grads, max_norm):
-    """Clip a dict of gradients to a maximum global Euclidean norm.
-
+    """Clip a dict of float arrays to the global norm ``max_norm`` (> 0): new arrays,
     Defined in :doc:`/book/12-optimization` (Optimization algorithms).
-
-    If the norm of all gradients taken together exceeds ``max_norm``, every
-    array is multiplied by ``max_norm / total_norm``; otherwise they are
-    returned unchanged (as copies). The direction is always kept.
-
-    Parameters
-    ----------
-    grads : dict of str to ndarray of float
-        Gradients of the parameter arrays, any shapes. Not modified.
-    max_norm : float
-        Largest allowed global norm, positive and finite.
-
-    Returns
-    -------
-    clipped : dict of str to ndarray
-        New arrays, same keys, shapes and dtypes as ``grads``.
-    total_norm : float
-        The global norm of ``grads`` before clipping.
-
-    Raises
-    ------
-    ValueError
-        If ``grads`` is not a dict of finite floating-point arrays or
-        ``max_norm`` is not a positive finite number.
-    """
-    if not isinstance(grads, dict):
-        raise ValueError(f"grads must be a dict of arrays, got {type(grads).__name__}")
-    if not (isinstance(max_norm, numbers.Real) and not isinstance(max_norm, bool | np.bool_)
-            and math.isfinite(max_norm) and max_norm > 0):
-        raise ValueError(f"max_norm must be a positive finite number, got {max_norm!r}")
-    arrays = {}
-    for name, g in grads.items():
-        g = np.asarray(g)
-        if not np.issubdtype(g.dtype, np.floating):
-            raise ValueError(f"grads[{name!r}] must be a floating-point array, got dtype {g.dtype}")
-        if not np.all(np.isfinite(g)):
-            raise ValueError(f"grads[{name!r}] contains NaN or infinite entries")
-        arrays[name] = g
-    # Scale by the largest entry before squaring, so that huge or tiny gradients neither
-    # overflow nor underflow.
-    scale = max((float(np.max(np.abs(g))) for g in arrays.values() if g.size), default=0.0)
-    total_norm = 0.0
-    if scale > 0:
-        total_norm = scale * float(np.sqrt(sum(np.sum((g / scale) ** 2) for g in arrays.values())))
-    factor = max_norm / total_norm if total_norm > max_norm else 1.0
-    clipped = {name: (g * factor).astype(g.dtype, copy=False) for name, g in arrays.items()}
+    and the norm before clipping (``inf`` beyond the float range)."""
+    arrays = _grad_arrays(grads)
+    max_norm = check_real(max_norm, "max_norm", 0, open_min=True)
+    # Divide by the largest entry before squaring: no overflow, no underflow.
+    scale = max((float(np.max(np.abs(g))) for g in arrays.values() if g.size),
+                default=0.0)
+    if scale == 0:
+        return {name: g.copy() for name, g in arrays.items()}, 0.0
+    unit = float(np.sqrt(sum(np.sum((g / scale) ** 2) for g in arrays.values())))
+    total_norm = scale * unit  # inf only beyond 1.8e308
+    if total_norm <= max_norm:
+        return {name: g.copy() for name, g in arrays.items()}, total_norm
+    factor = max_norm / unit  # g * max_norm / total_norm = (g / scale) * factor
+    clipped = {name: (g / scale * factor).astype(g.dtype, copy=False)
+               for name, g in arrays.items()}
     return clipped, total_norm
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+class _Schedule:
+    """A learning-rate schedule ``t -> rate`` for the steps t = 0, 1, 2, ..."""
+
+    def __init__(self, formula):
+        self._formula = formula
+
+    def __call__(self, t):
+        return float(self._formula(check_int(t, "t", minimum=0)))
+
+
+def _check_lr(lr):
+    return check_real(lr, "lr", minimum=0, open_min=True)
+
+
+def _check_gamma(gamma):
+    return check_real(gamma, "gamma", minimum=0, maximum=1, open_min=True)
+
+
+def _check_callable(value, name):
+    if not callable(value):
+        raise ArgumentTypeError(f"{name} must be callable, got {value!r}")
+
+
+def _check_scheduled_rate(config, schedule, t):
+    """Reject a rate in ``config`` other than the one the schedule set at step t - 1."""
+    last = schedule(max(t - 1, 0))  # at t = 0: a caller's rate must equal schedule(0)
+    if config.get("learning_rate", last) != last:
+        raise ValueError(f"config['learning_rate'] is set by the schedule, which gives "
+                         f"{last!r} at step {max(t - 1, 0)}, got "
+                         f"{config['learning_rate']!r} (changed by lr_decay or a "
+                         f"caller?)")
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def step_decay(lr, step_size, gamma=0.1):
+    """Schedule ``lr * gamma ** (t // step_size)`` (PyTorch's ``StepLR``).
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    ``lr > 0``, ``step_size >= 1``, ``gamma`` in (0, 1]; returns ``t -> rate``."""
+    lr, gamma = _check_lr(lr), _check_gamma(gamma)
+    step_size = check_int(step_size, "step_size", minimum=1)
+    return _Schedule(lambda t: lr * gamma ** (t // step_size))
+
+
+def exponential_decay(lr, gamma):
+    """Schedule ``lr * gamma ** t`` (PyTorch's ``ExponentialLR``).
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    ``lr > 0``, ``gamma`` in (0, 1]; returns ``t -> rate``."""
+    lr, gamma = _check_lr(lr), _check_gamma(gamma)
+    return _Schedule(lambda t: lr * gamma**t)
+
+
+def cosine_annealing(lr, total_steps, min_lr=0.0):
+    """Schedule from ``lr`` down to ``min_lr`` at ``t = total_steps``, then constant.
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    ``lr > 0``, ``total_steps >= 1``, ``0 <= min_lr <= lr``; returns ``t -> rate``."""
+    lr, T = _check_lr(lr), check_int(total_steps, "total_steps", minimum=1)
+    min_lr = check_real(min_lr, "min_lr", minimum=0, maximum=lr)
+    return _Schedule(
+        lambda t: min_lr + (lr - min_lr) * (1 + math.cos(math.pi * min(t, T) / T)) / 2)
+
+
+def linear_warmup(lr, warmup_steps, start_factor=0.1):
+    """Schedule from ``start_factor * lr`` up to ``lr`` at ``t = warmup_steps``, then
+    constant; ``start_factor`` in (0, 1]. PyTorch's ``LinearLR`` with ``end_factor=1``
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    (no other end factor here); its defaults differ: start_factor 1/3, total_iters 5."""
+    lr, W = _check_lr(lr), check_int(warmup_steps, "warmup_steps", minimum=1)
+    f = check_real(start_factor, "start_factor", minimum=0, maximum=1, open_min=True)
+    return _Schedule(lambda t: lr * (f + (1 - f) * min(t, W) / W))
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def _sequence_starts(schedules, milestones):
+    """The steps at which the schedules start: 0 and the checked milestones."""
+    if not (isinstance(schedules, list | tuple) and schedules
+            and all(callable(s) for s in schedules)):
+        raise ArgumentTypeError(f"schedules must be a non-empty list of callables, "
+                                f"got {schedules!r}")
+    if (not isinstance(milestones, list | tuple)
+            or len(milestones) != len(schedules) - 1):
+        raise ValueError(f"milestones must be a list of {len(schedules) - 1} steps, "
+                         f"one between each two schedules, got {milestones!r}")
+    starts = [0]
+    for m in milestones:
+        starts.append(check_int(m, "each milestone", minimum=starts[-1] + 1))
+    return starts
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def sequential(schedules, milestones):
+    """Run ``schedules[i]`` from step ``milestones[i - 1]`` on, counting from 0.
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    PyTorch's ``SequentialLR``; returns ``t -> rate``."""
+    starts = _sequence_starts(schedules, milestones)
+
+    def formula(t):
+        i = sum(t >= start for start in starts) - 1  # the last schedule started by t
+        return schedules[i](t - starts[i])
+
+    return _Schedule(formula)
+
+
+# --- from book/12-optimization.md: Optimization algorithms ---
+
+def scheduled(rule, schedule):
+    """The update rule ``rule`` with the learning rate ``schedule(t)`` at its t-th call.
+    The step t is kept in ``config["schedule_step"]`` (0 if absent). The schedule owns
+    the rate: a config rate other than the one it set (a caller's rate other than
+    Defined in :doc:`/book/12-optimization` (Optimization algorithms).
+    ``schedule(0)``, or one changed by the Solver's ``lr_decay``) raises ValueError."""
+    _check_callable(rule, "rule")
+    _check_callable(schedule, "schedule")
+
+    def scheduled_rule(w, dw, config=None):
+        config = _new_config(config)  # a copy: the caller's dict is not modified
+        t = check_int(config.get("schedule_step", 0), "config['schedule_step']",
+                      minimum=0)
+        _check_scheduled_rate(config, schedule, t)
+        config["learning_rate"] = schedule(t)
+        next_w, config = rule(w, dw, config)
+        return next_w, {**config, "schedule_step": t + 1}
+
+    scheduled_rule.__name__ = f"scheduled_{getattr(rule, '__name__', 'rule')}"
+    return scheduled_rule
