@@ -7,10 +7,10 @@ Two checks, both on the prose of the chapters (code cells may keep their own nam
 * a symbol the page reserves is not reused with a meaning it forbids, where a pattern finds that
   cheaply: the learning rate's letter for the errors of ensemble members (they are
   ``\\xi_i``) or as a stability constant (``\\epsilon``), singular values written with sigma,
-  a moment equal to ``c`` (the number of classes), and so on.
+  the sigmoid's value as a bare sigma, a moment equal to ``c`` (the number of classes), and so on.
 
-Quotations of the notes keep the notes' symbols: the "Where the notes go wrong" boxes and the lines
-that mention the notes are not checked for reuse.
+Quotations keep their source's symbols: text in quotation marks and blockquotes is not checked for
+reuse. Everything else is, the "Where the notes go wrong" boxes included.
 """
 
 import re
