@@ -7,10 +7,10 @@ Two checks, both on the prose of the chapters (code cells may keep their own nam
 * a symbol the page reserves is not reused with a meaning it forbids, where a pattern finds that
   cheaply: the learning rate's letter for the errors of ensemble members (they are
   ``\\xi_i``) or as a stability constant (``\\epsilon``), singular values written with sigma,
-  a moment equal to ``c`` (the number of classes), and so on.
+  the sigmoid's value as a bare sigma, a moment equal to ``c`` (the number of classes), and so on.
 
-Quotations of the notes keep the notes' symbols: the "Where the notes go wrong" boxes and the lines
-that mention the notes are not checked for reuse.
+Quotations keep their source's symbols: text in quotation marks and blockquotes is not checked for
+reuse. Everything else is, the "Where the notes go wrong" boxes included.
 """
 
 import re
@@ -36,19 +36,24 @@ infty mid sum prod int lim sup inf max min arg exp log ln sin cos tanh dim
 # (name, pattern, what the page says instead): a reserved symbol with a meaning the page forbids.
 FORBIDDEN = [
     ("learning rate as an error",
-     r"\\varepsilon_\{?[ij]\}?(\^2|\s*\\varepsilon_)|\\bar\\varepsilon|\\varepsilon_1,",
+     r"\\varepsilon_(?!t\b|\{t\b|\{t\s*[+-])|\\bar\\varepsilon",
      "the errors of ensemble members are \\xi_i (varepsilon_t is the learning rate at step t)"),
     ("learning rate as a stability constant",
-     r"\+\s*\\varepsilon\s*\}|\\sqrt\{[^{}]*\}\s*\+\s*\\varepsilon",
+     r"\+\s*\\varepsilon\s*\}|\\sqrt\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}\s*\+\s*\\varepsilon",
      "a small constant in a denominator is \\epsilon"),
-    ("singular value as sigma", r"\\sigma_\{?\\?(max|min)\b|\\sigma_\{?[0-9]\}?\(\\mathbf",
+    ("singular value as sigma",
+     r"\\sigma_\{?(\\?(max|min)\b|\\(text|mathrm|operatorname)\{(max|min)\}|\d)",
      "singular values are s_i, s_max(W) = ||W||_2"),
+    ("sigmoid value as bare sigma",
+     r"\\sigma\s*\(\s*1\s*-\s*\\sigma\s*\)|\(\s*1\s*-\s*\\sigma\s*\)|\\sigma\s*=\s*\\sigma\s*\(",
+     "sigma with an argument is the sigmoid: sigma(z)(1-sigma(z)), or name it, p = sigma(z)"),
     ("a moment equal to c", r"\\mathbb\{E\}\[[^\]]*\]\s*=\s*c\b",
      "c is the number of classes; the cross moment of two members' errors is s"),
     ("clipping threshold c", r"\\operatorname\{clip\}_c\b|\\rVert\s*>\s*c\b",
      "the clipping threshold is tau"),
     ("a step counted with k",
-     r"\\mathbf\{v\}_k\b|\\mathbf\{v\}_\{k|\\boldsymbol\\theta_k\b|\\boldsymbol\\theta_\{k",
+     r"\\mathbf\{v\}_k\b|\\mathbf\{v\}_\{k|\\boldsymbol\\theta_k\b|\\boldsymbol\\theta_\{k"
+     r"|\\mathbf\{[wvgmx]\}_\{k\s*[+-]\s*1\}|_\{?k\+1\}?\s*(=|\\leftarrow)[^$]*\\varepsilon",
      "steps are t"),
     ("nu as a stability constant", r"\\nu\b", "the stability constant is \\epsilon"),
 ]
@@ -69,10 +74,20 @@ def prose(chapter):
 
 
 def prose_outside_quotations(chapter):
-    """The prose without the notes' errors boxes and the lines that mention the notes."""
-    text = re.sub(r"^:::\{admonition\} Where the notes go wrong\n.*?^:::$", "", prose(chapter),
-                  flags=re.M | re.S)
-    return "\n".join(line for line in text.splitlines() if "notes" not in line)
+    """The prose without quotations: text in quotation marks and blockquotes keeps its source's
+    symbols (the notes', a paper's). Everything else, the "Where the notes go wrong" boxes
+    included, is checked."""
+    text = prose(chapter)
+    text = "\n".join("" if line.lstrip().startswith(">") else line
+                      for line in text.split("\n"))
+    # a quotation does not cross a paragraph; keep its line breaks so line numbers stay right
+    text = re.sub(r'"(?:[^"\n]|\n(?!\s*\n))*"', _blank, text)
+    return re.sub(r"\u201c(?:[^\u201d\n]|\n(?!\s*\n))*\u201d", _blank, text)
+
+
+def _blank(match):
+    """The matched text with every character but the line breaks replaced by a space."""
+    return re.sub(r"[^\n]", " ", match.group(0))
 
 
 def page_commands():
@@ -107,17 +122,61 @@ def test_reserved_symbols_keep_their_meaning(chapter):
 
 
 def test_the_checks_have_teeth():
-    """Each forbidden pattern finds the misuse it describes, and the typesetting list misses it."""
-    samples = {
-        "learning rate as an error": r"$\mathbb{E}[\varepsilon_i\varepsilon_j]$, $\bar\varepsilon$",
-        "learning rate as a stability constant": r"$\sqrt{\sigma^2+\varepsilon}$",
-        "singular value as sigma": r"$\sigma_{\max}(\mathbf{W})$",
-        "a moment equal to c": r"$\mathbb{E}[\xi_i\xi_j] = c$",
-        "clipping threshold c": r"$\lVert\mathbf{g}\rVert > c$",
-        "a step counted with k": r"$\mathbf{v}_k = \alpha\mathbf{v}_{k-1}$",
-        "nu as a stability constant": r"$\sqrt{\mathbf{a}}+\nu$",
+    """Each forbidden pattern finds every misuse it describes, and lets the right use pass; the
+    typesetting list misses them; quotations, and only quotations, are exempt."""
+    caught = {
+        "learning rate as an error": [
+            r"$\mathbb{E}[\varepsilon_i\varepsilon_j]$", r"$\bar\varepsilon$", r"$\varepsilon_i$",
+            r"$\frac1r\sum_i\varepsilon_i$", r"$\varepsilon_{ij}$"],
+        "learning rate as a stability constant": [
+            r"$\sqrt{\sigma^2+\varepsilon}$", r"$(\sqrt{\hat{\mathbf v}_t}+\varepsilon)$",
+            r"$\sqrt{\hat{\mathbf{v}}_t} + \varepsilon$"],
+        "singular value as sigma": [
+            r"$\sigma_{\max}(\mathbf{W})$", r"$\sigma_1\ge\sigma_2$", r"$\sigma_\text{max}$",
+            r"$\sigma_{\mathrm{min}}$", r"$\sigma_\max$"],
+        "sigmoid value as bare sigma": [
+            r"$\sigma(1-\sigma)\le\tfrac14$", r"$\sigma(z)(1-\sigma)$", r"$\sigma = \sigma(z)$"],
+        "a moment equal to c": [r"$\mathbb{E}[\xi_i\xi_j] = c$"],
+        "clipping threshold c": [r"$\lVert\mathbf{g}\rVert > c$", r"$\operatorname{clip}_c$"],
+        "a step counted with k": [
+            r"$\mathbf{v}_k = \alpha\mathbf{v}_{k-1}$",
+            r"$\mathbf{w}_{k+1}=\mathbf{w}_k-\varepsilon\mathbf{g}_k$",
+            r"$\boldsymbol\theta_{k+1} \leftarrow \boldsymbol\theta_k$",
+            r"$x_{k+1} = x_k - \varepsilon f'(x_k)$"],
+        "nu as a stability constant": [r"$\sqrt{\mathbf{a}}+\nu$"],
     }
+    passed = [
+        r"$\varepsilon_t$", r"$\varepsilon_{t+1}$", r"$\varepsilon$", r"$\xi_i$",
+        r"$\sqrt{\hat{\mathbf{v}}_t}+\epsilon$", r"$\sigma_w$", r"$\sigma_\mathcal{B}^2$",
+        r"$s_{\max}(\mathbf{W})$", r"$\sigma(z)(1-\sigma(z))$", r"$p(1-p)$, $p = \sigma(z)$",
+        r"$\mathbf{w}_{t+1} = \mathbf{w}_t - \varepsilon\mathbf{g}_t$", r"$\sum_{k=1}^c q_k$",
+        r"$\mathbf{W}_k$", r"$\operatorname{clip}_\tau$", r"$\mathbf{h}_{k-1}$",
+        r"$x_{k+1} = a_kx_k + b_kx_k$",
+    ]
+    assert set(caught) == {name for name, _, _ in FORBIDDEN}
     for name, pattern, _ in FORBIDDEN:
-        assert re.search(pattern, samples[name]), name
+        for sample in caught[name]:
+            assert re.search(pattern, sample), (name, sample)
+        for sample in passed:
+            assert not re.search(pattern, sample), (name, sample)
     assert "nu" not in page_commands() | TYPESETTING
     assert {"varepsilon", "epsilon", "sigma", "xi", "tau", "kappa", "rho"} <= page_commands()
+
+
+def test_only_quotations_are_exempt(tmp_path):
+    """A misuse in quotation marks or a blockquote is the source's; anywhere else, even on a line
+    that mentions the notes or in a box about them, it is checked."""
+    chapter = tmp_path / "99-x.md"
+    chapter.write_text(
+        'The notes write "$\\varepsilon_i$ for the error" and\n'
+        "> $\\sigma_1$ is the largest singular value\n"
+        "\n"
+        "As in the notes, the error $\\varepsilon_i$ of member $i$.\n"
+        ":::{admonition} Where the notes go wrong\n"
+        "The bound uses $\\sigma_{\\max}$.\n"
+        ":::\n", encoding="utf-8")
+    text = prose_outside_quotations(chapter)
+    assert text.count("\n") == chapter.read_text(encoding="utf-8").count("\n")
+    lines = text.splitlines()
+    assert "varepsilon" not in lines[0] and "sigma" not in lines[1]
+    assert "\\varepsilon_i" in lines[3] and "\\sigma_{\\max}" in lines[5]
