@@ -36,8 +36,9 @@ infty mid sum prod int lim sup inf max min arg exp log ln sin cos tanh dim
 # (name, pattern, what the page says instead): a reserved symbol with a meaning the page forbids.
 FORBIDDEN = [
     ("learning rate as an error",
-     r"\\varepsilon_(?!t\b|\{t\b|\{t\s*[+-])|\\bar\\varepsilon",
-     "the errors of ensemble members are \\xi_i (varepsilon_t is the learning rate at step t)"),
+     r"\\varepsilon_(?!t\b|\{t\b|\{t\s*[+-]|0\b|\{\\(?:min|max)\})|\\bar\\varepsilon",
+     "the errors of ensemble members are \\xi_i (varepsilon_t, varepsilon_0, varepsilon_{\\min}: "
+     "learning rates)"),
     ("learning rate as a stability constant",
      r"\+\s*\\varepsilon\s*\}|\\sqrt\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}\s*\+\s*\\varepsilon",
      "a small constant in a denominator is \\epsilon"),
@@ -146,7 +147,8 @@ def test_the_checks_have_teeth():
         "nu as a stability constant": [r"$\sqrt{\mathbf{a}}+\nu$"],
     }
     passed = [
-        r"$\varepsilon_t$", r"$\varepsilon_{t+1}$", r"$\varepsilon$", r"$\xi_i$",
+        r"$\varepsilon_t$", r"$\varepsilon_{t+1}$", r"$\varepsilon_{\min}$", r"$\varepsilon_0$",
+        r"$\varepsilon$", r"$\xi_i$",
         r"$\sqrt{\hat{\mathbf{v}}_t}+\epsilon$", r"$\sigma_w$", r"$\sigma_\mathcal{B}^2$",
         r"$s_{\max}(\mathbf{W})$", r"$\sigma(z)(1-\sigma(z))$", r"$p(1-p)$, $p = \sigma(z)$",
         r"$\mathbf{w}_{t+1} = \mathbf{w}_t - \varepsilon\mathbf{g}_t$", r"$\sum_{k=1}^c q_k$",
