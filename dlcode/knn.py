@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-# --- from book/03-knn.md: k-nearest neighbours ---
+# --- from book/03-knn.md: k-nearest neighbors ---
 
 METRICS = ("l1", "l2")
 # Pairs with squared L2 distance below this fraction of ||a||^2 + ||b||^2 (centred)
@@ -96,7 +96,7 @@ def _check_k(k, m):
     return int(k)
 
 
-# --- from book/03-knn.md: k-nearest neighbours ---
+# --- from book/03-knn.md: k-nearest neighbors ---
 
 def _squared_l2(A, B):
     """Squared L2 distances by the expansion, with close pairs recomputed from a - b."""
@@ -128,7 +128,7 @@ def _l1(A, B):
 
 def pairwise_distances(A, B, metric="l2"):
     """All L1 or L2 distances ``D`` (q, m) between the rows of ``A`` (q, n) and
-    Defined in :doc:`/book/03-knn` (k-nearest neighbours).
+    Defined in :doc:`/book/03-knn` (k-nearest neighbors).
     ``B`` (m, n): ``D[i, j] = d(A[i], B[j])``, with ``metric`` "l2" or "l1"."""
     A, B = _as_pair(A, B, metric)
     if A.shape[0] == 0 or B.shape[0] == 0:
@@ -138,12 +138,12 @@ def pairwise_distances(A, B, metric="l2"):
     return s * (_l1(A, B) if metric == "l1" else np.sqrt(_squared_l2(A, B)))
 
 
-# --- from book/03-knn.md: k-nearest neighbours ---
+# --- from book/03-knn.md: k-nearest neighbors ---
 
 def pairwise_distances_naive(A, B, metric="l2"):
     """Two-loop version of ``pairwise_distances``: the reference for tests and timing.
 
-    Defined in :doc:`/book/03-knn` (k-nearest neighbours).
+    Defined in :doc:`/book/03-knn` (k-nearest neighbors).
 
     Parameters
     ----------
@@ -165,11 +165,11 @@ def pairwise_distances_naive(A, B, metric="l2"):
     return D
 
 
-# --- from book/03-knn.md: k-nearest neighbours ---
+# --- from book/03-knn.md: k-nearest neighbors ---
 
 def plurality_vote(labels, seed=None):
     """The most frequent label (q,) of each row of ``labels`` (q, k), ints; ties
-    Defined in :doc:`/book/03-knn` (k-nearest neighbours).
+    Defined in :doc:`/book/03-knn` (k-nearest neighbors).
     broken uniformly at random, reproducibly for a given ``seed``."""
     labels = _as_labels(labels)
     q, k = labels.shape
@@ -184,12 +184,12 @@ def plurality_vote(labels, seed=None):
     return classes[np.argmax(keys, axis=1)]
 
 
-# --- from book/03-knn.md: k-nearest neighbours ---
+# --- from book/03-knn.md: k-nearest neighbors ---
 
 class KNearestNeighbor:
     """k-nearest-neighbour classifier: L1 or L2 distance, plurality vote, random ties.
 
-    Defined in :doc:`/book/03-knn` (k-nearest neighbours).
+    Defined in :doc:`/book/03-knn` (k-nearest neighbors).
 
     After ``fit``, ``X_train`` (m, n) and ``y_train`` (m,) hold copies of the data.
     """
