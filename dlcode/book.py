@@ -39,9 +39,10 @@ def glue(name, value, display=False):
 
     NumPy scalars are converted to Python numbers first: the ``{glue:text}``
     role formats the stored text, which must read ``0.25``, not
-    ``np.float64(0.25)``. Floats are stored with 10 significant digits: nbval
-    compares the stored text, and the last bits of a float can differ between
-    runs (SIMD sums depend on memory alignment). Print or assert the value too.
+    ``np.float64(0.25)``. Floats are stored with 6 significant digits: nbval
+    compares the stored text, and the last digits of a float can differ between
+    runs (SIMD sums depend on memory alignment) and between CPUs, and a long
+    computation can amplify that. Print or assert the value too.
 
     Parameters
     ----------
@@ -53,5 +54,5 @@ def glue(name, value, display=False):
 
     value = value.item() if hasattr(value, "item") else value
     if isinstance(value, float):
-        value = float(f"{value:.10g}")
+        value = float(f"{value:.6g}")
     _glue(name, value, display=display)

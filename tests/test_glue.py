@@ -1,7 +1,7 @@
 """Glued numbers are printed or asserted in their cell.
 
 nbval compares a glued value's stored text (contrary to an earlier note in shared/TOOLCHAIN.md; a
-last-bit difference in a glued float failed it, hence the 10 significant digits of
+last-bit difference in a glued float failed it, hence the 6 significant digits of
 ``dlcode.book.glue``), but that comparison is invisible to the reader. So every name the glued
 expression reads must also appear in a ``print(...)`` or an ``assert`` of the same cell (or of the
 cell just before it), where the reader sees the number and nbval checks it as text.
