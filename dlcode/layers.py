@@ -14,8 +14,7 @@ import numbers
 import numpy as np
 
 from dlcode.activations import relu_grad, sigmoid_grad, tanh_grad
-from dlcode.checks import check_real
-from dlcode.data import as_rng
+from dlcode.checks import ArgumentTypeError, check_real, check_seed
 from dlcode.losses import sigmoid
 
 __all__ = [
@@ -268,97 +267,73 @@ def batchnorm_backward(dout, cache):
 # --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
 
 def _dropout_settings(dropout_param):
-    """Validated (p, mode, seed) of a dropout_param dict."""
+    """Validated (p, mode, generator) of a dropout_param dict."""
     if not isinstance(dropout_param, dict) or not {"p", "mode"} <= dropout_param.keys():
-        raise ValueError(f"dropout_param must be a dict with keys 'p' (keep probability) and "
-                         f"'mode', got {dropout_param!r}")
-    p, mode, seed = dropout_param["p"], dropout_param["mode"], dropout_param.get("seed")
-    if (isinstance(p, bool | np.bool_) or not isinstance(p, numbers.Real)
-            or not 0 < p <= 1):
-        raise ValueError(f"dropout_param['p'] is the keep probability and must lie in (0, 1], "
-                         f"got {p!r}")
+        raise ArgumentTypeError(f"dropout_param must be a dict with keys 'p' (keep "
+                                f"probability) and 'mode', got {dropout_param!r}")
+    p = check_real(dropout_param["p"], "dropout_param['p'] (the keep probability)",
+                   0, 1, open_min=True)
+    mode = dropout_param["mode"]
     if mode not in ("train", "test"):
-        raise ValueError(f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
-    if not (seed is None or isinstance(seed, np.random.Generator)
-            or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool | np.bool_))):
-        raise ValueError(f"dropout_param['seed'] must be None, an int or a numpy Generator, "
-                         f"got {seed!r}")
-    return float(p), mode, seed
+        raise ValueError(f"dropout_param['mode'] must be 'train' or 'test', "
+                         f"got {mode!r}")
+    return p, mode, check_seed(dropout_param.get("seed"), "dropout_param['seed']")
 
+
+def _float_input(x, name):
+    """``x`` as a floating-point array (a type check only: no scan of the values)."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ArgumentTypeError(f"{name} must be a floating-point array, got dtype "
+                                f"{x.dtype}")
+    return x
+
+
+def _keep_scale(p, dtype):
+    """``1 / p`` in ``dtype``; ValueError if it overflows (p too small for dtype)."""
+    with np.errstate(over="ignore", divide="ignore"):
+        scale = dtype.type(1) / dtype.type(p)
+    if not np.isfinite(scale):
+        raise ValueError(f"dropout_param['p'] = {p!r} is too small for {dtype}: "
+                         f"1 / p overflows; use a larger keep probability")
+    return scale
+
+
+# --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
 
 def dropout_forward(x, dropout_param):
-    """Inverted dropout: keep each entry with probability ``p`` and scale it by ``1 / p``.
+    """Inverted dropout on ``x`` (float array, any shape); returns (out, cache).
 
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
 
-    Parameters
-    ----------
-    x : ndarray of float, any shape
-        Input activations.
-    dropout_param : dict
-        ``p``: the **keep** probability, in (0, 1] (PyTorch's ``dropout(p=...)``
-        takes the drop probability ``1 - p``). ``mode``: ``"train"`` (draw a
-        mask) or ``"test"`` (identity). ``seed`` (optional): None, an int (the
-        same mask on every call, for reproducible runs and gradient checks)
-        or a ``numpy.random.Generator`` (a fresh mask from its stream on every
-        call). The global NumPy random state is never used.
-
-    Returns
-    -------
-    out : ndarray, shape and dtype of ``x``
-        Training: ``x * m / p`` with independent ``m ~ Bernoulli(p)``, so that
-        ``E[out] = x``. Test: a copy of ``x``.
-    cache : tuple
-        ``(mode, mask)`` with ``mask = m / p`` (None in test mode).
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not a finite floating-point array, ``p`` is outside
-        (0, 1], ``mode`` is unknown, or ``seed`` has the wrong type.
+    ``dropout_param``: ``p`` the **keep** probability in (0, 1]; ``mode``
+    ``"train"`` or ``"test"``; optional ``seed``: None, an int (the same mask on
+    every call) or a Generator (a fresh mask on every call).
     """
-    p, mode, seed = _dropout_settings(dropout_param)
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating) or not np.all(np.isfinite(x)):
-        raise ValueError(f"x must be a finite floating-point array, got dtype {x.dtype} and "
-                         f"shape {x.shape}")
+    p, mode, rng = _dropout_settings(dropout_param)
+    x = _float_input(x, "x")
     if mode == "test":
         return x.copy(), (mode, None)
-    mask = (as_rng(seed).random(x.shape) < p).astype(x.dtype) / x.dtype.type(p)
-    return x * mask, (mode, mask)
+    mask = (rng.random(x.shape) < p).astype(x.dtype) * _keep_scale(p, x.dtype)
+    with np.errstate(over="raise"):
+        try:
+            return x * mask, (mode, mask)
+        except FloatingPointError:
+            raise ValueError(f"x * m / p overflows {x.dtype} for p = {p}: "
+                             "rescale x") from None
 
 
 def dropout_backward(dout, cache):
-    """Backward pass of ``dropout_forward``: the upstream gradient through the same mask.
-
+    """Gradient of ``dropout_forward``: ``dout * m / p`` with the forward mask
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
-
-    Parameters
-    ----------
-    dout : ndarray of float, shape of the forward output
-        Upstream gradient.
-    cache : tuple
-        From ``dropout_forward``.
-
-    Returns
-    -------
-    dx : ndarray, shape of ``dout``
-        ``dout * m / p`` in training mode, ``dout`` (a copy) in test mode.
-
-    Raises
-    ------
-    ValueError
-        If ``dout`` is not a finite floating-point array of the forward
-        output's shape.
-    """
+    (a copy of ``dout`` in test mode)."""
     mode, mask = cache
-    dout = np.asarray(dout)
-    if not np.issubdtype(dout.dtype, np.floating) or not np.all(np.isfinite(dout)):
-        raise ValueError(f"dout must be a finite floating-point array, got dtype {dout.dtype}")
+    dout = _float_input(dout, "dout")
     if mode == "test":
         return dout.copy()
     if dout.shape != mask.shape:
-        raise ValueError(f"dout must have the layer's output shape {mask.shape}, got {dout.shape}")
+        raise ValueError(f"dout must have the layer's output shape {mask.shape}, "
+                         f"got {dout.shape}")
     return dout * mask
 
 
