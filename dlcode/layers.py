@@ -295,7 +295,7 @@ def _keep_scale(p, dtype):
         scale = dtype.type(1) / dtype.type(p)
     if not np.isfinite(scale):
         raise ValueError(f"dropout_param['p'] = {p!r} is too small for {dtype}: "
-                         f"1 / p overflows; use a larger keep probability")
+                         "1 / p overflows")
     return scale
 
 
