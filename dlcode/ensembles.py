@@ -69,19 +69,21 @@ def _check_outputs(outputs, method):
 # --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
 
 def bootstrap_indices(n, k, seed=None):
-    """``k`` bootstrap samples of ``n`` examples: int64 array (k, n), row ``i`` the
-    indices of sample ``i``, drawn uniformly from ``0 .. n - 1`` with replacement.
+    """``k`` bootstrap samples of ``0 .. n - 1``: an int64 array (k, n).
+
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
-    ``seed``: None, an int or a ``numpy.random.Generator``."""
+
+    Drawn uniformly with replacement; ``seed``: None, an int or a Generator."""
     n, k = check_int(n, "n", minimum=1), check_int(k, "k", minimum=1)
     return check_seed(seed).integers(0, n, size=(k, n), dtype=np.int64)
 
 
 def in_bag(indices, n):
-    """Bool array (k, n): ``mask[i, j]`` is True when row ``i`` of ``indices``
-    (int array (k, m), entries in ``0 .. n - 1``) holds example ``j``;
+    """Bool array (k, n): True where sample ``i`` holds example ``j``.
+
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
-    ``~mask[i]`` marks the out-of-bag examples of member ``i``."""
+
+    ``indices``: int array (k, m) of samples, entries in ``0 .. n - 1``."""
     indices = _check_indices(indices, check_int(n, "n", minimum=1))
     mask = np.zeros((indices.shape[0], n), dtype=bool)
     mask[np.arange(indices.shape[0])[:, None], indices] = True
@@ -91,10 +93,11 @@ def in_bag(indices, n):
 # --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
 
 def bagging_fit(fit, X, y, k, seed=None):
-    """Train ``k`` members, each by ``fit(X_sample, y_sample, seed) -> model`` on its
-    own bootstrap sample of ``X`` (m, ...), ``y`` (m,). Returns the list of models
+    """``k`` models, each ``fit(X_sample, y_sample, seed)`` on its bootstrap sample.
+
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
-    and the samples, an int64 array (k, m)."""
+
+    ``X`` (m, ...), ``y`` (m,); returns the models and the samples (k, m)."""
     X, y = _check_training_set(fit, X, y)
     rng = check_seed(seed)
     indices = bootstrap_indices(len(y), k, rng)
@@ -105,11 +108,12 @@ def bagging_fit(fit, X, y, k, seed=None):
 
 
 def bagging_predict(outputs, method="average", seed=None):
-    """One class per example (int array (N,)) from ``k`` members' ``outputs``:
-    probabilities (k, N, C), or for ``method="vote"`` also classes (k, N).
-    ``"average"``: largest mean probability; ``"vote"``: plurality, ties broken
+    """Classes (N,) from the members' probabilities ``outputs`` (k, N, C).
+
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
-    at random by ``seed``."""
+
+    ``"average"``: largest mean probability; ``"vote"``: plurality (it also takes
+    classes (k, N)), ties broken at random by ``seed``."""
     outputs = _check_outputs(outputs, method)
     if outputs.ndim == 3 and method == "average":
         return np.argmax(outputs.mean(axis=0), axis=1)

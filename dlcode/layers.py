@@ -280,12 +280,15 @@ def _dropout_settings(dropout_param):
     return p, mode, check_seed(dropout_param.get("seed"), "dropout_param['seed']")
 
 
-def _float_input(x, name):
-    """``x`` as a floating-point array (a type check only: no scan of the values)."""
+def _float_input(x, name, shape=None):
+    """``x`` as a float array of ``shape`` (if given): no scan of the values."""
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         raise ArgumentTypeError(f"{name} must be a floating-point array, got dtype "
                                 f"{x.dtype}")
+    if shape is not None and x.shape != shape:
+        raise ValueError(f"{name} must have the layer's output shape {shape}, "
+                         f"got {x.shape}")
     return x
 
 
@@ -299,6 +302,16 @@ def _keep_scale(p, dtype):
     return scale
 
 
+def _masked(x, mask, p):
+    """``x * mask``; ValueError if it overflows the dtype of ``x``."""
+    with np.errstate(over="raise"):
+        try:
+            return x * mask
+        except FloatingPointError:
+            raise ValueError(f"x * m / p overflows {x.dtype} for p = {p}: "
+                             "rescale x") from None
+
+
 # --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
 
 def dropout_forward(x, dropout_param):
@@ -307,34 +320,26 @@ def dropout_forward(x, dropout_param):
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
 
     ``dropout_param``: ``p`` the **keep** probability in (0, 1]; ``mode``
-    ``"train"`` or ``"test"``; optional ``seed``: None, an int (the same mask on
-    every call) or a Generator (a fresh mask on every call).
-    """
+    ``"train"`` or ``"test"``; ``seed`` None, an int (the same mask on every
+    call) or a Generator (a fresh mask on every call)."""
     p, mode, rng = _dropout_settings(dropout_param)
     x = _float_input(x, "x")
     if mode == "test":
         return x.copy(), (mode, None)
     mask = (rng.random(x.shape) < p).astype(x.dtype) * _keep_scale(p, x.dtype)
-    with np.errstate(over="raise"):
-        try:
-            return x * mask, (mode, mask)
-        except FloatingPointError:
-            raise ValueError(f"x * m / p overflows {x.dtype} for p = {p}: "
-                             "rescale x") from None
+    return _masked(x, mask, p), (mode, mask)
 
 
 def dropout_backward(dout, cache):
-    """Gradient of ``dropout_forward``: ``dout * m / p`` with the forward mask
+    """Gradient of ``dropout_forward``: ``dout * m / p`` with the forward mask.
+
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
-    (a copy of ``dout`` in test mode)."""
+
+    ``cache`` from the forward pass; in test mode a copy of ``dout``."""
     mode, mask = cache
-    dout = _float_input(dout, "dout")
     if mode == "test":
-        return dout.copy()
-    if dout.shape != mask.shape:
-        raise ValueError(f"dout must have the layer's output shape {mask.shape}, "
-                         f"got {dout.shape}")
-    return dout * mask
+        return _float_input(dout, "dout").copy()
+    return _float_input(dout, "dout", mask.shape) * mask
 
 
 # --- from book/14-convolutional-networks.md: Convolutional networks ---
