@@ -78,6 +78,8 @@ def bootstrap_indices(n, k, seed=None):
     return check_seed(seed).integers(0, n, size=(k, n), dtype=np.int64)
 
 
+# --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
+
 def in_bag(indices, n):
     """Bool array (k, n): True where sample ``i`` holds example ``j``.
 
@@ -106,6 +108,8 @@ def bagging_fit(fit, X, y, k, seed=None):
     models = [fit(X[rows], y[rows], int(s)) for rows, s in pairs]
     return models, indices
 
+
+# --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
 
 def bagging_predict(outputs, method="average", seed=None):
     """Classes (N,) from the members' probabilities ``outputs`` (k, N, C).

@@ -330,6 +330,8 @@ def dropout_forward(x, dropout_param):
     return _masked(x, mask, p), (mode, mask)
 
 
+# --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
+
 def dropout_backward(dout, cache):
     """Gradient of ``dropout_forward``: ``dout * m / p`` with the forward mask.
 
