@@ -12,7 +12,6 @@ Do not edit: change the chapter and run ``make sync``.
 import copy
 import importlib
 import math
-import numbers
 
 import numpy as np
 
@@ -371,56 +370,25 @@ FullyConnectedNet.register_stage("normalization", BatchNormStage("pre"))
 # --- from book/11-ensembles-dropout.md: Ensembles and dropout ---
 
 class DropoutStage:
-    """Inverted dropout after every hidden activation of ``FullyConnectedNet``.
-
+    """Inverted dropout after every hidden activation of ``FullyConnectedNet``:
     Defined in :doc:`/book/11-ensembles-dropout` (Ensembles and dropout).
-
-    Registered as the constructor option ``dropout``: ``None`` (the default)
-    means no dropout; a number ``p`` in (0, 1] is the keep probability. The
-    network then has an attribute ``dropout_rng``, a ``numpy.random.Generator``
-    seeded from the constructor's ``seed`` (after the weights are drawn, so
-    the weights are those of the same network without dropout). In training
-    mode every call of ``loss(X, y)`` draws fresh masks from it, block by block;
-    test mode (``loss(X)`` or ``loss(X, y, mode="test")``) uses no mask. To fix
-    the masks, for instance for a gradient check, assign
-    ``net.dropout_rng = numpy.random.default_rng(s)`` before each call.
-    """
+    the option ``dropout`` is None (off) or the keep probability p in (0, 1]."""
 
     position = "post"
     default = None
 
     def setup(self, net, value, dims, rng):
-        """Validate the keep probability and give the network its mask generator.
-
-        Parameters
-        ----------
-        net : FullyConnectedNet
-        value : float
-            The keep probability ``p``, in (0, 1].
-        dims : list of int
-            Layer sizes (unused: dropout has no parameters).
-        rng : numpy.random.Generator
-            The constructor's generator; one integer drawn from it seeds
-            ``net.dropout_rng``.
-
-        Raises
-        ------
-        ValueError
-            If ``value`` is not a number in (0, 1].
-        """
-        if (isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real)
-                or not math.isfinite(value) or not 0 < value <= 1):
-            raise ValueError(f"dropout must be None or the keep probability p in (0, 1], "
-                             f"got {value!r}")
+        """Check p; seed ``net.dropout_rng`` from the constructor's generator."""
+        check_real(value, "dropout (the keep probability p)", 0, 1, open_min=True)
         net.dropout_rng = np.random.default_rng(int(rng.integers(2**63)))
 
     def forward(self, net, k, x, mode):
-        """Dropout on the activations ``x`` (N, H_k) of hidden block ``k``; returns (out, cache)."""
+        """Dropout on the activations ``x`` (N, H_k) of hidden block ``k``."""
         param = {"p": net.options["dropout"], "mode": mode, "seed": net.dropout_rng}
         return dropout_forward(x, param)
 
     def backward(self, net, k, dout, cache, grads):
-        """The upstream gradient through the block's mask (dropout has no parameters)."""
+        """The upstream gradient through the block's mask (no parameters)."""
         return dropout_backward(dout, cache)
 
 
