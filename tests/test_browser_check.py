@@ -97,7 +97,7 @@ def test_narrow_and_folded_code_blocks_pass(site):
     assert problems(site, "hidden.html") == []  # a closed <details> hides the wide block
 
 
-def test_code_share_counts_visible_code_and_text_lines(site):
+def test_code_share_counts_visible_code_and_text_lines(site, monkeypatch):
     server = browser_check.serve(site)
     try:
         dom, _ = browser_check.load(f"http://127.0.0.1:{server.server_address[1]}/narrow.html")
@@ -108,6 +108,8 @@ def test_code_share_counts_visible_code_and_text_lines(site):
     assert report["code"] == 2 and report["text"] == 1 and report["overflow"] == []
     assert browser_check.code_share(report) == pytest.approx(2 / 3)
     assert "visible code is 67%" in browser_check.layout_problems("narrow.html", report)[0]
-    pending = browser_check.PENDING_REVISION[0]
-    assert browser_check.layout_problems(pending, report) == []  # reported only
+    # A chapter pending revision is reported, not failed (the list is empty once every chapter
+    # is revised: the mechanism is tested with a stand-in).
+    monkeypatch.setattr(browser_check, "PENDING_REVISION", ("book/99-pending.html",))
+    assert browser_check.layout_problems("book/99-pending.html", report) == []  # reported only
 
