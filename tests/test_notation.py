@@ -182,3 +182,16 @@ def test_only_quotations_are_exempt(tmp_path):
     lines = text.splitlines()
     assert "varepsilon" not in lines[0] and "sigma" not in lines[1]
     assert "\\varepsilon_i" in lines[3] and "\\sigma_{\\max}" in lines[5]
+
+
+UNBRACED_FONT_SCRIPT = re.compile(r"[_^]\\(mathcal|mathbb|mathbf|boldsymbol|symbf|mathrm)\b")
+
+
+def test_font_commands_in_sub_and_superscripts_are_braced():
+    """``x_\\mathcal{B}`` renders in MathJax but stops XeLaTeX (unicode-math) building the PDF."""
+    assert UNBRACED_FONT_SCRIPT.search(r"$\sigma_\mathcal{B}^2$")
+    assert not UNBRACED_FONT_SCRIPT.search(r"$\sigma_{\mathcal{B}}^2$")
+    found = [f"{page.name}:{n}" for page in sorted(BOOK.glob("*.md"))
+             for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+             if UNBRACED_FONT_SCRIPT.search(line)]
+    assert not found, f"brace the script: x_{{\\mathcal{{B}}}}, at {found}"
